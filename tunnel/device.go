@@ -1,0 +1,123 @@
+// Package tunnel runs the embedded wireguard-go device: a kernel TUN with
+// offloads, the UDP bind, and peers applied as per-peer UAPI diffs. It knows
+// nothing about projects; mesh tells it which peers carry which prefixes.
+package tunnel
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// Config is what the device needs to come up.
+type Config struct {
+	Interface  string
+	MTU        int
+	PrivateKey Key
+	ListenPort int
+	// Wrap, when set, sits between the TUN and WireGuard (the nat stage).
+	Wrap   func(tun.Device) tun.Device
+	Logger *slog.Logger
+}
+
+// Device is a running WireGuard interface. Its methods are safe for
+// concurrent use.
+type Device struct {
+	name string
+	port int
+	wg   *device.Device
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	peers map[Key]Peer // as last applied
+}
+
+// Open creates the TUN device and brings WireGuard up on it. On error nothing
+// is left behind: the TUN is non-persistent and closes with its descriptor.
+func Open(cfg Config) (*Device, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	t, err := tun.CreateTUN(cfg.Interface, cfg.MTU)
+	if err != nil {
+		return nil, fmt.Errorf("create tun %s: %w", cfg.Interface, err)
+	}
+	name, err := t.Name()
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("tun name: %w", err)
+	}
+	if cfg.Wrap != nil {
+		t = cfg.Wrap(t)
+	}
+	wg := device.NewDevice(t, conn.NewDefaultBind(), wgLogger(log))
+	d := &Device{name: name, port: cfg.ListenPort, wg: wg, log: log, peers: map[Key]Peer{}}
+	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenPort)
+	if err := wg.IpcSet(set); err != nil {
+		wg.Close()
+		return nil, fmt.Errorf("configure %s (udp port %d): %w", name, cfg.ListenPort, err)
+	}
+	if err := wg.Up(); err != nil {
+		wg.Close()
+		return nil, fmt.Errorf("bring up %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// wgLogger routes wireguard-go's printf logging into slog; its verbose level
+// is per packet-event chatty, so it goes to Debug.
+func wgLogger(log *slog.Logger) *device.Logger {
+	return &device.Logger{
+		Verbosef: func(f string, a ...any) { log.Debug(fmt.Sprintf(f, a...)) },
+		Errorf:   func(f string, a ...any) { log.Error(fmt.Sprintf(f, a...)) },
+	}
+}
+
+// Name is the kernel interface name.
+func (d *Device) Name() string { return d.name }
+
+// ListenPort is the UDP port WireGuard listens on.
+func (d *Device) ListenPort() int { return d.port }
+
+// SetPeers makes the device's peers equal to peers, touching only the peers
+// that differ from the last call.
+func (d *Device) SetPeers(peers []Peer) error {
+	want := make(map[Key]Peer, len(peers))
+	for _, p := range peers {
+		want[p.PublicKey] = p
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	body := peerDiff(d.peers, want)
+	if body == "" {
+		return nil
+	}
+	if err := d.wg.IpcSet(body); err != nil {
+		// The device may be half-updated; forget what we believe so that the
+		// next call re-sends every peer in full.
+		d.peers = map[Key]Peer{}
+		return fmt.Errorf("set peers on %s: %w", d.name, err)
+	}
+	d.peers = maps.Clone(want)
+	return nil
+}
+
+// Status reads the live per-peer state from the device.
+func (d *Device) Status() ([]PeerStatus, error) {
+	s, err := d.wg.IpcGet()
+	if err != nil {
+		return nil, fmt.Errorf("read %s state: %w", d.name, err)
+	}
+	return parseStatus(s)
+}
+
+// Close stops WireGuard and removes the TUN interface.
+func (d *Device) Close() {
+	d.wg.Close()
+}
