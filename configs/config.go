@@ -1,0 +1,172 @@
+// Package configs reads a gateway's TOML configuration, schema version 1:
+// strict decoding (unknown keys are errors), defaults and validation. Every
+// problem is reported at once, each as FILE:LINE:COL: FIELD: MESSAGE.
+//
+// Reading the config file is the only I/O here: nothing in this package
+// touches keys, interfaces or the network, so `vpcmesh check` can run it
+// anywhere.
+package configs
+
+import (
+	"net/netip"
+	"os"
+)
+
+// SchemaVersion is the config schema version this package reads.
+const SchemaVersion = 1
+
+// Defaults for keys left out of the file.
+const (
+	DefaultListenPort    = 51820
+	DefaultInterface     = "vpcmesh0"
+	DefaultKeepalive     = 25 // seconds
+	DefaultStateDir      = "/var/lib/vpcmesh"
+	DefaultControlSocket = "/run/vpcmesh/vpcmesh.sock"
+	DefaultPriority      = 100
+)
+
+// Config is one gateway's configuration file.
+type Config struct {
+	Version int    `toml:"version"`
+	Node    Node   `toml:"node"`
+	Mesh    Mesh   `toml:"mesh"`
+	Sites   []Site `toml:"site"`
+	Peers   []Peer `toml:"peer"`
+	Path    string `toml:"-"` // file it was loaded from
+}
+
+// Node is this gateway.
+type Node struct {
+	Name                string     `toml:"name"`
+	PrivateKeyFile      string     `toml:"private_key_file"` // WireGuard private key, base64 as `wg genkey` prints
+	SigningKeyFile      string     `toml:"signing_key_file"`
+	CertificateFile     string     `toml:"certificate_file"`
+	ListenPort          int        `toml:"listen_port"`
+	Interface           string     `toml:"interface"`
+	MTU                 int        `toml:"mtu"` // 0: derive from the underlay
+	OverlayAddress      netip.Addr `toml:"overlay_address"`
+	PublicEndpoint      string     `toml:"public_endpoint"` // host:port, empty when behind NAT
+	PersistentKeepalive int        `toml:"persistent_keepalive"`
+	StateDir            string     `toml:"state_dir"`
+	ControlSocket       string     `toml:"control_socket"`
+	MSSClamp            *bool      `toml:"mss_clamp"` // nil: on
+}
+
+// Mesh is what all gateways of the mesh share.
+type Mesh struct {
+	Name         string       `toml:"name"`
+	OverlayRange netip.Prefix `toml:"overlay_range"`
+	MappedPool   netip.Prefix `toml:"mapped_pool"` // when set, every mapped prefix lies inside it
+	Join         []string     `toml:"join"`        // host:port of gateways to join through
+	RootFile     string       `toml:"root_file"`
+}
+
+// Site is a network behind this gateway.
+type Site struct {
+	Name     string         `toml:"name"`
+	CIDRs    []netip.Prefix `toml:"cidrs"`
+	Priority int            `toml:"priority"` // HA priority, higher wins
+	Exports  []Export       `toml:"export"`
+	Members  []Member       `toml:"member"`
+}
+
+// Export offers one of a site's CIDRs to a project.
+type Export struct {
+	Project string       `toml:"project"`
+	CIDR    netip.Prefix `toml:"cidr"`
+	Mapped  netip.Prefix `toml:"mapped"` // optional 1:1 translation, same length as CIDR
+}
+
+// Wire is the prefix the export appears under in the mesh.
+func (e Export) Wire() netip.Prefix {
+	if e.Mapped.IsValid() {
+		return e.Mapped
+	}
+	return e.CIDR
+}
+
+// Member says who on a site may use a project's routes.
+type Member struct {
+	Project string         `toml:"project"`
+	Sources []netip.Prefix `toml:"sources"`
+	Users   []string       `toml:"users"` // local unix user names
+}
+
+// Peer is a static peer: a plain WireGuard site, or a gateway listed by hand.
+type Peer struct {
+	Name                string         `toml:"name"`
+	PublicKey           string         `toml:"public_key"`
+	Endpoint            string         `toml:"endpoint"` // empty: the peer is behind NAT and dials us
+	Prefixes            []netip.Prefix `toml:"prefixes"`
+	Project             string         `toml:"project"`
+	PersistentKeepalive *int           `toml:"persistent_keepalive"` // nil: the node's; 0: off
+}
+
+// KeepaliveFor is the persistent keepalive, in seconds, to use with p.
+func (c *Config) KeepaliveFor(p Peer) int {
+	if p.PersistentKeepalive != nil {
+		return *p.PersistentKeepalive
+	}
+	return c.Node.PersistentKeepalive
+}
+
+// MSSClampEnabled says whether TCP MSS is clamped to the tunnel MTU.
+func (c *Config) MSSClampEnabled() bool {
+	return c.Node.MSSClamp == nil || *c.Node.MSSClamp
+}
+
+// Load reads, strictly decodes, defaults and validates the file. Errors are
+// reported all at once (errors.Join of *FieldError sorted by position), and
+// each names file:line:col and the field.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load on bytes already read; name is used in error messages and
+// becomes Config.Path.
+func Parse(name string, data []byte) (*Config, error) {
+	ix, err := newIndex(data)
+	if err != nil {
+		return nil, report(name, ix, []problem{syntaxProblem(ix, err)})
+	}
+	cfg, probs, blanked := decode(data, ix)
+	if cfg != nil {
+		applyDefaults(cfg, ix)
+		probs = append(probs, without(validate(cfg, ix), blanked)...)
+	}
+	if cfg == nil && len(probs) == 0 { // cannot happen; never return nil, nil
+		probs = append(probs, problem{msg: "cannot decode the file"})
+	}
+	if len(probs) > 0 {
+		return nil, report(name, ix, probs)
+	}
+	cfg.Path = name
+	return cfg, nil
+}
+
+// nodeDefaults is what decoding starts from: a key left out keeps its
+// default, a key given (even 0, as in persistent_keepalive = 0) overrides it.
+func nodeDefaults() Node {
+	return Node{
+		ListenPort:          DefaultListenPort,
+		Interface:           DefaultInterface,
+		PersistentKeepalive: DefaultKeepalive,
+		StateDir:            DefaultStateDir,
+		ControlSocket:       DefaultControlSocket,
+	}
+}
+
+// applyDefaults fills what decoding cannot pre-fill: fields of array tables.
+// An explicit priority = 0 stays 0 so that validation reports it.
+func applyDefaults(cfg *Config, ix *index) {
+	for i := range cfg.Sites {
+		s := &cfg.Sites[i]
+		if s.Priority == 0 && !ix.has(indexed("site", i)+".priority") {
+			s.Priority = DefaultPriority
+		}
+	}
+}
