@@ -19,6 +19,9 @@ func TestDevicePeersOnRealTUN(t *testing.T) {
 		kb, _ := GenerateKey()
 		a := openTest(t, "vmtesta", ka, 51901)
 		b := openTest(t, "vmtestb", kb, 51902)
+		if !a.Offloads {
+			t.Error("TUN offloads are off")
+		}
 		if mtu := linkMTU(t, "vmtesta"); mtu != 1380 {
 			t.Errorf("mtu = %d, want 1380", mtu)
 		}
