@@ -1,0 +1,194 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// resyncEvery bounds how long drift (a route changed by hand, a DNS name
+// that moved) can last when no event reports it.
+const resyncEvery = 30 * time.Second
+
+// wireguardOverhead is the worst case (IPv6 outer header) so that the
+// tunnel MTU is safe whichever underlay family carries it.
+const wireguardOverhead = 80
+
+// Gateway is one running vpcmesh node. Status and Reload are safe to call
+// from other goroutines while Run runs.
+type Gateway struct {
+	log     *slog.Logger
+	resolve Resolver
+	dev     *tunnel.Device
+
+	mu       sync.Mutex
+	cfg      *configs.Config
+	desired  Desired
+	warnings []string
+	synced   time.Time
+}
+
+// Start brings the gateway up: stale routes from an earlier crash removed,
+// forwarding on, the tunnel device open, the overlay address set, peers and
+// routes applied. On error everything it did is undone.
+func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog.Logger) (*Gateway, error) {
+	if n, err := routing.Flush(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("removed stale routes from an earlier run", "count", n)
+	}
+	if err := routing.EnableForwarding(); err != nil {
+		return nil, err
+	}
+	dev, err := openDevice(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{log: log, resolve: resolve, dev: dev, cfg: cfg}
+	if err := g.up(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func openDevice(cfg *configs.Config, log *slog.Logger) (*tunnel.Device, error) {
+	key, err := tunnel.ReadKeyFile(cfg.Node.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node.private_key_file: %w", err)
+	}
+	mtu := tunnelMTU(cfg.Node.MTU, log)
+	return tunnel.Open(tunnel.Config{
+		Interface:  cfg.Node.Interface,
+		MTU:        mtu,
+		PrivateKey: key,
+		ListenPort: cfg.Node.ListenPort,
+		Logger:     log.With("subsystem", "tunnel"),
+	})
+}
+
+// tunnelMTU is the configured MTU, else the underlay's minus the WireGuard
+// overhead, else 1420 (a 1500-byte underlay).
+func tunnelMTU(configured int, log *slog.Logger) int {
+	if configured > 0 {
+		return configured
+	}
+	under, err := routing.UnderlayMTU()
+	if err != nil || under == 0 {
+		log.Info("no underlay MTU found, using 1420", "err", err)
+		return 1420
+	}
+	return max(1280, under-wireguardOverhead)
+}
+
+func (g *Gateway) up(ctx context.Context) error {
+	if err := routing.SetupLink(g.dev.Name(), netip.PrefixFrom(g.cfg.Node.OverlayAddress, 32)); err != nil {
+		return err
+	}
+	return g.Sync(ctx)
+}
+
+// Sync recomputes the desired state from the current config and applies it.
+func (g *Gateway) Sync(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d, warnings := Compute(ctx, g.cfg, g.resolve)
+	for _, w := range warnings {
+		g.log.Warn(w)
+	}
+	if err := g.dev.SetPeers(d.Peers); err != nil {
+		return err
+	}
+	diff, err := routing.Sync(g.dev.Name(), d.Routes)
+	if diff.Added+diff.Removed > 0 {
+		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
+	}
+	g.desired, g.warnings, g.synced = d, warnings, time.Now()
+	return err
+}
+
+// Run keeps the kernel and the device matching the config until ctx ends:
+// routes deleted by hand come back at once, other drift at the next tick,
+// and configs sent on reload are applied as diffs.
+func (g *Gateway) Run(ctx context.Context, reload <-chan *configs.Config) error {
+	deleted, err := routing.WatchDeletes(ctx)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(resyncEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-deleted:
+			if !ok {
+				return errors.New("route watch ended")
+			}
+			g.logSync(ctx, "route deleted outside vpcmesh")
+		case <-tick.C:
+			g.logSync(ctx, "resync")
+		case cfg := <-reload:
+			g.log.Info("reload", "config", cfg.Path)
+			if err := g.Reload(ctx, cfg); err != nil {
+				g.log.Error("reload rejected, keeping the running config", "err", err)
+			}
+		}
+	}
+}
+
+func (g *Gateway) logSync(ctx context.Context, why string) {
+	if err := g.Sync(ctx); err != nil {
+		g.log.Error("sync failed", "why", why, "err", err)
+	}
+}
+
+// Reload swaps in a new config. What needs a new device (interface, port,
+// key, MTU, overlay address) cannot change without a restart and is
+// refused, leaving the running config in place.
+func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
+	g.mu.Lock()
+	old := g.cfg
+	g.mu.Unlock()
+	if err := restartOnly(old, cfg); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.cfg = cfg
+	g.mu.Unlock()
+	return g.Sync(ctx)
+}
+
+func restartOnly(old, new *configs.Config) error {
+	o, n := old.Node, new.Node
+	switch {
+	case o.Interface != n.Interface:
+		return errors.New("node.interface changed: restart needed")
+	case o.ListenPort != n.ListenPort:
+		return errors.New("node.listen_port changed: restart needed")
+	case o.PrivateKeyFile != n.PrivateKeyFile:
+		return errors.New("node.private_key_file changed: restart needed")
+	case o.MTU != n.MTU:
+		return errors.New("node.mtu changed: restart needed")
+	case o.OverlayAddress != n.OverlayAddress:
+		return errors.New("node.overlay_address changed: restart needed")
+	}
+	return nil
+}
+
+// Close tears down everything the gateway installed: the device (and with
+// it the interface and the kernel routes through it) and any vpcmesh route
+// left in other tables.
+func (g *Gateway) Close() error {
+	g.dev.Close()
+	_, err := routing.Flush()
+	return err
+}

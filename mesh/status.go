@@ -1,0 +1,93 @@
+package mesh
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// Status is what `vpcmesh status` shows; its JSON form is the control API.
+type Status struct {
+	Node           string       `json:"node"`
+	Mesh           string       `json:"mesh"`
+	Interface      string       `json:"interface"`
+	ListenPort     int          `json:"listen_port"`
+	OverlayAddress string       `json:"overlay_address"`
+	PublicKey      string       `json:"public_key"`
+	Peers          []PeerStatus `json:"peers"`
+	Routes         []string     `json:"routes"` // vpcmesh routes present in the kernel now
+	LastSync       time.Time    `json:"last_sync"`
+	Warnings       []string     `json:"warnings,omitempty"`
+}
+
+// PeerStatus is one peer as the device reports it.
+type PeerStatus struct {
+	Name          string     `json:"name"`
+	PublicKey     string     `json:"public_key"`
+	Endpoint      string     `json:"endpoint,omitempty"`
+	LastHandshake *time.Time `json:"last_handshake,omitempty"`
+	// HandshakeAge is in seconds; absent when there was no handshake yet.
+	HandshakeAge *float64 `json:"handshake_age_seconds,omitempty"`
+	RxBytes      uint64   `json:"rx_bytes"`
+	TxBytes      uint64   `json:"tx_bytes"`
+	Prefixes     []string `json:"prefixes"`
+}
+
+// Status reads the live state of the device and the kernel.
+func (g *Gateway) Status() (Status, error) {
+	g.mu.Lock()
+	cfg, d, warnings, synced := g.cfg, g.desired, slices.Clone(g.warnings), g.synced
+	g.mu.Unlock()
+	st := Status{
+		Node:           cfg.Node.Name,
+		Mesh:           cfg.Mesh.Name,
+		Interface:      g.dev.Name(),
+		ListenPort:     g.dev.ListenPort(),
+		OverlayAddress: d.Address.String(),
+		PublicKey:      g.dev.PublicKey().String(),
+		LastSync:       synced,
+		Warnings:       warnings,
+		Peers:          []PeerStatus{},
+		Routes:         []string{},
+	}
+	peers, err := g.dev.Status()
+	if err != nil {
+		return st, err
+	}
+	now := time.Now()
+	for _, p := range peers {
+		st.Peers = append(st.Peers, peerStatus(p, d.Names[p.PublicKey], now))
+	}
+	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	routes, err := routing.Owned()
+	for _, r := range routes {
+		st.Routes = append(st.Routes, r.Dst.String())
+	}
+	slices.Sort(st.Routes)
+	return st, err
+}
+
+func peerStatus(p tunnel.PeerStatus, name string, now time.Time) PeerStatus {
+	ps := PeerStatus{
+		Name:      name,
+		PublicKey: p.PublicKey.String(),
+		RxBytes:   p.RxBytes,
+		TxBytes:   p.TxBytes,
+		Prefixes:  []string{},
+	}
+	if p.Endpoint.IsValid() {
+		ps.Endpoint = p.Endpoint.String()
+	}
+	if !p.LastHandshake.IsZero() {
+		hs := p.LastHandshake
+		age := now.Sub(hs).Seconds()
+		ps.LastHandshake, ps.HandshakeAge = &hs, &age
+	}
+	for _, pfx := range p.AllowedIPs {
+		ps.Prefixes = append(ps.Prefixes, pfx.String())
+	}
+	return ps
+}
