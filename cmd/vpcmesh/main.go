@@ -1,0 +1,48 @@
+// Command vpcmesh is the gateway binary: it checks configs, makes keys, runs
+// a gateway, shows its status, and runs the lab demo.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes: 0 success, 1 failure (including an invalid config), 2 wrong
+// usage.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+type usageError struct{ error }
+
+func main() {
+	root := &cobra.Command{
+		Use:           "vpcmesh",
+		Short:         "Overlay mesh router linking VPCs and office networks over WireGuard",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), demoCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "vpcmesh:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(exitUsage)
+		}
+		os.Exit(exitFailure)
+	}
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/mesh"
+)
+
+func runCmd() *cobra.Command {
+	var file, level string
+	cmd := &cobra.Command{
+		Use:   "run -c FILE",
+		Short: "Run the gateway (as root: creates the tunnel interface and routes)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(level)
+			if err != nil {
+				return err
+			}
+			cfg, err := configs.Load(file)
+			if err != nil {
+				return err
+			}
+			return runGateway(cfg, log.With("node", cfg.Node.Name))
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "/etc/vpcmesh/vpcmesh.toml", "config file")
+	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// runGateway runs until SIGINT or SIGTERM, then removes everything it
+// installed. SIGHUP reloads the config file; an invalid one is logged and
+// the running config stays.
+func runGateway(cfg *configs.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g, err := mesh.Start(ctx, cfg, discovery.Resolve, log.With("subsystem", "mesh"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	control := make(chan error, 1)
+	go func() {
+		err := mesh.ServeControl(ctx, cfg.Node.ControlSocket, g, log.With("subsystem", "control"))
+		if err != nil {
+			cancel(err)
+		}
+		control <- err
+	}()
+	reload := make(chan *configs.Config)
+	go watchReload(ctx, cfg.Path, reload, log)
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	log.Info("gateway up", "interface", cfg.Node.Interface, "port", cfg.Node.ListenPort, "peers", len(cfg.Peers))
+	runErr := g.Run(ctx, reload)
+	cancel(nil)
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	closeErr := g.Close()
+	ctlErr := <-control
+	log.Info("gateway stopped, routes and interface removed")
+	for _, err := range []error{runErr, ctlErr, closeErr} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func watchReload(ctx context.Context, path string, out chan<- *configs.Config, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := configs.Load(path)
+		if err != nil {
+			log.Error("reload: invalid config, keeping the running one", "err", fmt.Sprint(err))
+			continue
+		}
+		select {
+		case out <- cfg:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

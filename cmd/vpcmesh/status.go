@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/mesh"
+)
+
+func statusCmd() *cobra.Command {
+	var file, socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [-c FILE | -s SOCKET] [--json]",
+		Short: "Show the running gateway's peers and routes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := controlSocket(file, socket)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+			defer cancel()
+			st, err := mesh.FetchStatus(ctx, path)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			printStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "/etc/vpcmesh/vpcmesh.toml", "config file naming the control socket")
+	cmd.Flags().StringVarP(&socket, "socket", "s", "", "control socket (overrides the config)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func controlSocket(file, socket string) (string, error) {
+	if socket != "" {
+		return socket, nil
+	}
+	cfg, err := configs.Load(file)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Node.ControlSocket, nil
+}
+
+func printStatus(w io.Writer, st mesh.Status) {
+	fmt.Fprintf(w, "node %s  mesh %s  interface %s  port %d  overlay %s\npublic key %s\n\n",
+		st.Node, st.Mesh, st.Interface, st.ListenPort, st.OverlayAddress, st.PublicKey)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tENDPOINT\tHANDSHAKE\tRX\tTX\tPREFIXES")
+	for _, p := range st.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, orDash(p.Endpoint), handshake(p.HandshakeAge),
+			bytes(p.RxBytes), bytes(p.TxBytes), strings.Join(p.Prefixes, ", "))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nroutes: %s\n", orDash(strings.Join(st.Routes, ", ")))
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func handshake(age *float64) string {
+	if age == nil {
+		return "never"
+	}
+	return (time.Duration(*age) * time.Second).String() + " ago"
+}
+
+func bytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
