@@ -1,0 +1,151 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// dialTimeout bounds the TCP connect of a transfer: without it a blackholed
+// SYN would wait out the kernel's two minutes of retries.
+const dialTimeout = 10 * time.Second
+
+// TransferResult is one TCPTransfer as the server saw it.
+type TransferResult struct {
+	Bytes      int64          // bytes the server received
+	Duration   time.Duration  // from connected to the server's hash back
+	RemoteAddr netip.AddrPort // the client as the server saw it (after any NAT)
+}
+
+// TCPTransfer sends size random bytes from n to a server in the server
+// namespace, reached at addr (an IP, perhaps a NAT's public one). The server
+// hashes what arrived and sends the SHA-256 back; the transfer succeeds only
+// if it matches what was sent.
+func (n *NS) TCPTransfer(ctx context.Context, server *NS, addr string, size int) (TransferResult, error) {
+	var ln net.Listener
+	if err := server.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", "0.0.0.0:0")
+		return err
+	}); err != nil {
+		return TransferResult{}, fmt.Errorf("%s: listen: %w", server.Role, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	context.AfterFunc(ctx, func() { ln.Close() })
+	done := make(chan served, 1)
+	go serve(ctx, ln, done)
+
+	port := ln.Addr().(*net.TCPAddr).Port
+	sum, dur, err := n.send(ctx, net.JoinHostPort(addr, strconv.Itoa(port)), size)
+	if err != nil {
+		cancel() // the server may still wait for it
+	}
+	s := <-done
+	res := TransferResult{Bytes: s.n, Duration: dur, RemoteAddr: s.remote}
+	switch {
+	case err != nil:
+		return res, fmt.Errorf("%s → %s (%s): %w", n.Role, server.Role, addr, err)
+	case s.err != nil:
+		return res, fmt.Errorf("%s → %s (%s): server: %w", n.Role, server.Role, addr, s.err)
+	case !bytes.Equal(sum, s.sum) || s.n != int64(size):
+		return res, fmt.Errorf("%s → %s (%s): server got %d bytes with another sha256 than the %d sent", n.Role, server.Role, addr, s.n, size)
+	}
+	return res, nil
+}
+
+type served struct {
+	n      int64
+	sum    []byte
+	remote netip.AddrPort
+	err    error
+}
+
+// serve accepts one connection, hashes it to EOF and answers with the hash.
+func serve(ctx context.Context, ln net.Listener, out chan<- served) {
+	var s served
+	defer func() { out <- s }()
+	c, err := ln.Accept()
+	if err != nil {
+		s.err = err
+		return
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	s.remote = c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	s.remote = netip.AddrPortFrom(s.remote.Addr().Unmap(), s.remote.Port())
+	h := sha256.New()
+	if s.n, s.err = io.Copy(h, c); s.err != nil {
+		return
+	}
+	s.sum = h.Sum(nil)
+	_, s.err = c.Write(s.sum)
+}
+
+// send dials from n, streams size random bytes, half-closes and reads the
+// server's hash. It returns the hash of what it sent.
+func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d time.Duration, err error) {
+	var c net.Conn
+	err = n.Do(func() (err error) {
+		// An IP literal is dialled on this goroutine, so the socket is
+		// made inside the namespace.
+		c, err = (&net.Dialer{Timeout: dialTimeout}).DialContext(ctx, "tcp4", target)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	start := time.Now()
+	h := sha256.New()
+	if err := writeRandom(c, h, size); err != nil {
+		return nil, 0, ctxErr(ctx, fmt.Errorf("send: %w", err))
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return nil, 0, err
+	}
+	got := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(c, got); err != nil {
+		return nil, 0, ctxErr(ctx, fmt.Errorf("read server's hash: %w", err))
+	}
+	return h.Sum(nil), time.Since(start), nil
+}
+
+// writeRandom writes size pseudo-random bytes to w and h. ChaCha8 seeded
+// from crypto/rand is fast enough not to limit a multi-gigabit transfer.
+func writeRandom(w io.Writer, h hash.Hash, size int) error {
+	var seed [32]byte
+	rand.Read(seed[:])
+	src := mrand.NewChaCha8(seed)
+	buf := make([]byte, 64<<10)
+	for size > 0 {
+		b := buf[:min(size, len(buf))]
+		src.Read(b)
+		h.Write(b)
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		size -= len(b)
+	}
+	return nil
+}
+
+// ctxErr says that ctx ended when that is why an operation failed.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return errors.Join(ctx.Err(), err)
+	}
+	return err
+}
