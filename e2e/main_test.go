@@ -31,6 +31,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build vpcmesh:", err)
 		os.Exit(1)
 	}
+	// Labs of earlier runs that were killed (go test -timeout, SIGKILL)
+	// would otherwise stay up for good.
+	if os.Geteuid() == 0 {
+		if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }); err != nil {
+			fmt.Fprintln(os.Stderr, "sweep stale labs:", err)
+		}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -56,6 +56,9 @@ func (d *demo) check(name string, err error) {
 }
 
 func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
+	if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }); err != nil {
+		return fmt.Errorf("remove stale labs: %w", err)
+	}
 	l, err := lab.New(func(string, ...any) {})
 	if err != nil {
 		return err

@@ -14,6 +14,10 @@ func (l *Lab) leave() error {
 	if err != nil {
 		return err
 	}
+	// A kept lab is the operator's now: never swept as stale.
+	if err := os.Remove(filepath.Join(l.Dir, ownerFile)); err != nil {
+		return err
+	}
 	script := filepath.Join(l.Dir, "cleanup.sh")
 	if err := os.WriteFile(script, []byte(l.cleanupScript(names)), 0o700); err != nil {
 		return err

@@ -61,7 +61,12 @@ func New(logf func(format string, args ...any)) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab dir: %w", err)
 	}
-	return &Lab{ID: id, Dir: dir, logf: logf}, nil
+	l := &Lab{ID: id, Dir: dir, logf: logf}
+	if err := l.writeOwner(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("lab owner: %w", err)
+	}
+	return l, nil
 }
 
 // prefix starts the name of every namespace of this lab.
