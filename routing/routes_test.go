@@ -41,7 +41,7 @@ func ownedDsts(t *testing.T) map[string]int {
 
 func TestSyncAddsRemovesAndLeavesOthersAlone(t *testing.T) {
 	netnstest.Run(t, func() {
-		mesh := dummy(t, "mesh0")
+		dummy(t, "mesh0")
 		other := dummy(t, "lan0")
 		// A stale route of ours from a crash, and somebody else's route.
 		stale := &netlink.Route{LinkIndex: other.Attrs().Index, Dst: cidr("10.99.0.0/24"), Protocol: Protocol, Table: 100}
@@ -69,7 +69,6 @@ func TestSyncAddsRemovesAndLeavesOthersAlone(t *testing.T) {
 		if n, err := Flush(); err != nil || n != 2 || len(ownedDsts(t)) != 0 {
 			t.Errorf("flush: %d %v, left %v", n, err, ownedDsts(t))
 		}
-		_ = mesh
 	})
 }
 

@@ -18,7 +18,7 @@ func TestDevicePeersOnRealTUN(t *testing.T) {
 		ka, _ := GenerateKey()
 		kb, _ := GenerateKey()
 		a := openTest(t, "vmtesta", ka, 51901)
-		b := openTest(t, "vmtestb", kb, 51902)
+		b := openTest(t, "vmtestb", kb, 51902) // the peer a handshakes with
 		if !a.Offloads {
 			t.Error("TUN offloads are off")
 		}
@@ -41,7 +41,6 @@ func TestDevicePeersOnRealTUN(t *testing.T) {
 		if got, _ := a.Status(); len(got) != 0 {
 			t.Errorf("after remove: %d peers", len(got))
 		}
-		_ = b
 	})
 }
 
