@@ -37,8 +37,9 @@ func TestExampleContents(t *testing.T) {
 	if vpc.Node.PublicEndpoint == "" || vpc.Sites[0].Priority == DefaultPriority {
 		t.Errorf("vpc: endpoint %q, priority %d", vpc.Node.PublicEndpoint, vpc.Sites[0].Priority)
 	}
-	// Each side's peer carries what the other exports.
-	if office.Peers[0].Prefixes[0] != vpc.Sites[0].Exports[0].Wire() || vpc.Peers[0].Prefixes[0] != office.Sites[0].Exports[0].Wire() {
+	// Each side's peer carries what the other brings to alpha: VPC A's
+	// export, the office's alpha members.
+	if office.Peers[0].Prefixes[0] != vpc.Sites[0].Exports[0].Wire() || vpc.Peers[0].Prefixes[0] != office.Sites[0].Members[0].Sources[0] {
 		t.Errorf("office and vpc examples disagree: %v / %v", office.Peers[0].Prefixes, vpc.Peers[0].Prefixes)
 	}
 }

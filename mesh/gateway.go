@@ -9,7 +9,10 @@ import (
 	"sync"
 	"time"
 
+	"golang.zx2c4.com/wireguard/tun"
+
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
@@ -28,6 +31,8 @@ type Gateway struct {
 	log     *slog.Logger
 	resolve Resolver
 	dev     *tunnel.Device
+	packets *nat.Wrapper // the nat stage between the TUN and WireGuard
+	mtu     int
 
 	mu       sync.Mutex
 	cfg      *configs.Config
@@ -48,11 +53,12 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	if err := routing.EnableForwarding(); err != nil {
 		return nil, err
 	}
-	dev, err := openDevice(cfg, log)
+	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log)}
+	dev, err := g.openDevice()
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{log: log, resolve: resolve, dev: dev, cfg: cfg}
+	g.dev = dev
 	if err := g.up(ctx); err != nil {
 		g.Close()
 		return nil, err
@@ -60,18 +66,24 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	return g, nil
 }
 
-func openDevice(cfg *configs.Config, log *slog.Logger) (*tunnel.Device, error) {
-	key, err := tunnel.ReadKeyFile(cfg.Node.PrivateKeyFile)
+// openDevice opens the tunnel with the nat stage in its packet path. The
+// stage starts without a table, dropping everything, until the first Sync
+// gives it the rules: no packet passes unchecked.
+func (g *Gateway) openDevice() (*tunnel.Device, error) {
+	key, err := tunnel.ReadKeyFile(g.cfg.Node.PrivateKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("node.private_key_file: %w", err)
 	}
-	mtu := tunnelMTU(cfg.Node.MTU, log)
 	return tunnel.Open(tunnel.Config{
-		Interface:  cfg.Node.Interface,
-		MTU:        mtu,
+		Interface:  g.cfg.Node.Interface,
+		MTU:        g.mtu,
 		PrivateKey: key,
-		ListenPort: cfg.Node.ListenPort,
-		Logger:     log.With("subsystem", "tunnel"),
+		ListenPort: g.cfg.Node.ListenPort,
+		Logger:     g.log.With("subsystem", "tunnel"),
+		Wrap: func(inner tun.Device) tun.Device {
+			g.packets = nat.Wrap(inner, nil)
+			return g.packets
+		},
 	})
 }
 
@@ -100,10 +112,22 @@ func (g *Gateway) up(ctx context.Context) error {
 func (g *Gateway) Sync(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d, warnings := Compute(ctx, g.cfg, g.resolve)
+	return g.apply(ctx, g.cfg)
+}
+
+// apply makes cfg the running config. The packet rules are compiled first:
+// a config whose rules do not compile changes nothing and is not taken.
+func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
+	table, err := nat.Compile(PacketPolicy(cfg, g.mtu))
+	if err != nil {
+		return fmt.Errorf("packet rules: %w", err)
+	}
+	g.cfg = cfg
+	d, warnings := Compute(ctx, cfg, g.resolve)
 	for _, w := range warnings {
 		g.log.Warn(w)
 	}
+	g.packets.SetTable(table)
 	if err := g.dev.SetPeers(d.Peers); err != nil {
 		return err
 	}
@@ -162,9 +186,8 @@ func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
 		return err
 	}
 	g.mu.Lock()
-	g.cfg = cfg
-	g.mu.Unlock()
-	return g.Sync(ctx)
+	defer g.mu.Unlock()
+	return g.apply(ctx, cfg)
 }
 
 func restartOnly(old, new *configs.Config) error {

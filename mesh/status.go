@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
@@ -19,8 +20,28 @@ type Status struct {
 	PublicKey      string       `json:"public_key"`
 	Peers          []PeerStatus `json:"peers"`
 	Routes         []string     `json:"routes"` // vpcmesh routes present in the kernel now
+	Packets        PacketStats  `json:"packets"`
 	LastSync       time.Time    `json:"last_sync"`
 	Warnings       []string     `json:"warnings,omitempty"`
+}
+
+// PacketStats counts what the nat stage did with each direction's packets
+// since the gateway started.
+type PacketStats struct {
+	Outbound PacketCounters `json:"outbound"` // from the sites into the mesh
+	Inbound  PacketCounters `json:"inbound"`  // from the mesh into the sites
+}
+
+// PacketCounters counts one direction's packets by verdict.
+type PacketCounters struct {
+	Passed         uint64 `json:"passed"`
+	DroppedACL     uint64 `json:"dropped_acl"`      // no project in common
+	DroppedNoRoute uint64 `json:"dropped_no_route"` // unknown remote prefix
+	DroppedInvalid uint64 `json:"dropped_invalid"`  // malformed
+}
+
+func packetCounters(c nat.Counters) PacketCounters {
+	return PacketCounters{Passed: c.Passed, DroppedACL: c.ACL, DroppedNoRoute: c.NoRoute, DroppedInvalid: c.Invalid}
 }
 
 // PeerStatus is one peer as the device reports it.
@@ -41,6 +62,7 @@ func (g *Gateway) Status() (Status, error) {
 	g.mu.Lock()
 	cfg, d, warnings, synced := g.cfg, g.desired, slices.Clone(g.warnings), g.synced
 	g.mu.Unlock()
+	ps := g.packets.Stats()
 	st := Status{
 		Node:           cfg.Node.Name,
 		Mesh:           cfg.Mesh.Name,
@@ -49,6 +71,7 @@ func (g *Gateway) Status() (Status, error) {
 		OverlayAddress: d.Address.String(),
 		PublicKey:      g.dev.PublicKey().String(),
 		LastSync:       synced,
+		Packets:        PacketStats{Outbound: packetCounters(ps.Outbound), Inbound: packetCounters(ps.Inbound)},
 		Warnings:       warnings,
 		Peers:          []PeerStatus{},
 		Routes:         []string{},

@@ -70,6 +70,16 @@ func printStatus(w io.Writer, st mesh.Status) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nroutes: %s\n", orDash(strings.Join(st.Routes, ", ")))
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PACKETS\tPASSED\tDROPPED: ACL\tNO ROUTE\tINVALID")
+	for _, d := range []struct {
+		name string
+		c    mesh.PacketCounters
+	}{{"to mesh", st.Packets.Outbound}, {"from mesh", st.Packets.Inbound}} {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", d.name, d.c.Passed, d.c.DroppedACL, d.c.DroppedNoRoute, d.c.DroppedInvalid)
+	}
+	tw.Flush()
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

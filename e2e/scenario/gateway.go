@@ -24,13 +24,28 @@ type GatewaySpec struct {
 	Overlay  string   // overlay address, e.g. 100.96.0.1
 	SiteName string   // the site it serves
 	CIDRs    []string // the site's networks
+	Exports  []ExportSpec
+	Members  []MemberSpec
 	Peers    []PeerSpec
+	MTU      int   // 0: derived from the underlay
+	MSSClamp *bool // nil: the default (on)
+}
+
+// ExportSpec offers one of the site's CIDRs to a project, under Mapped when
+// set.
+type ExportSpec struct{ Project, CIDR, Mapped string }
+
+// MemberSpec lets Sources use Project's routes.
+type MemberSpec struct {
+	Project string
+	Sources []string
 }
 
 // PeerSpec is a static peer in a gateway's config.
 type PeerSpec struct {
 	Name, PublicKey, Endpoint string
 	Prefixes                  []string
+	Project                   string
 }
 
 // Gateway is a vpcmesh process in a lab namespace.
@@ -81,15 +96,35 @@ private_key_file = "{{.Dir}}/wireguard.key"
 overlay_address = "{{.Overlay}}"
 state_dir = "{{.Dir}}/state"
 control_socket = "{{.Socket}}"
+{{- if .MTU}}
+mtu = {{.MTU}}
+{{- end}}
+{{- if .MSSClamp}}
+mss_clamp = {{.MSSClamp}}
+{{- end}}
 
 [mesh]
 name = "lab"
 overlay_range = "100.96.0.0/16"
+mapped_pool = "100.100.0.0/16"
 
 [[site]]
 name = "{{.SiteName}}"
 cidrs = {{q .CIDRs}}
-{{range .Peers}}
+{{range .Exports}}
+[[site.export]]
+project = "{{.Project}}"
+cidr = "{{.CIDR}}"
+{{- if .Mapped}}
+mapped = "{{.Mapped}}"
+{{- end}}
+{{end}}
+{{- range .Members}}
+[[site.member]]
+project = "{{.Project}}"
+sources = {{q .Sources}}
+{{end}}
+{{- range .Peers}}
 [[peer]]
 name = "{{.Name}}"
 public_key = "{{.PublicKey}}"
@@ -97,6 +132,9 @@ public_key = "{{.PublicKey}}"
 endpoint = "{{.Endpoint}}"
 {{- end}}
 prefixes = {{q .Prefixes}}
+{{- if .Project}}
+project = "{{.Project}}"
+{{- end}}
 {{end}}`))
 
 func quoteList(xs []string) string {
