@@ -72,7 +72,9 @@ func TestDeletedRouteComesBack(t *testing.T) {
 	must(t, lab.Eventually(ctx, 5*time.Second, func() error { return ts.PC.Ping(ctx, scenario.HostA) }))
 }
 
-func transfer(t *testing.T, ctx context.Context, from, to *lab.NS, toAddr, wantSource string) {
+// transfer sends 4 MiB from one namespace to another and checks the
+// content and the source address the receiver saw.
+func transfer(t *testing.T, ctx context.Context, from, to *lab.NS, toAddr, wantSource string) lab.TransferResult {
 	t.Helper()
 	res, err := from.TCPTransfer(ctx, to, toAddr, 4<<20)
 	must(t, err)
@@ -80,6 +82,7 @@ func transfer(t *testing.T, ctx context.Context, from, to *lab.NS, toAddr, wantS
 		t.Errorf("%s saw the connection come from %s, want %s", to.Role, src, wantSource)
 	}
 	t.Logf("%s → %s: %d bytes in %v, sha256 matched", from.Role, to.Role, res.Bytes, res.Duration.Round(time.Millisecond))
+	return res
 }
 
 func peerOf(t *testing.T, ctx context.Context, g *scenario.Gateway, name string) mesh.PeerStatus {

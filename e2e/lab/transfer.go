@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // dialTimeout bounds the TCP connect of a transfer: without it a blackholed
@@ -25,6 +27,11 @@ type TransferResult struct {
 	Bytes      int64          // bytes the server received
 	Duration   time.Duration  // from connected to the server's hash back
 	RemoteAddr netip.AddrPort // the client as the server saw it (after any NAT)
+
+	// The send MSS each end settled on at connect (the kernel's
+	// tcpi_snd_mss): the smaller of its own MTU's and the MSS option the
+	// other end's SYN carried, as it arrived, less TCP options in use.
+	ClientMSS, ServerMSS uint32
 }
 
 // TCPTransfer sends size random bytes from n to a server in the server
@@ -46,12 +53,12 @@ func (n *NS) TCPTransfer(ctx context.Context, server *NS, addr string, size int)
 	go serve(ctx, ln, done)
 
 	port := ln.Addr().(*net.TCPAddr).Port
-	sum, dur, err := n.send(ctx, net.JoinHostPort(addr, strconv.Itoa(port)), size)
+	sum, dur, mss, err := n.send(ctx, net.JoinHostPort(addr, strconv.Itoa(port)), size)
 	if err != nil {
 		cancel() // the server may still wait for it
 	}
 	s := <-done
-	res := TransferResult{Bytes: s.n, Duration: dur, RemoteAddr: s.remote}
+	res := TransferResult{Bytes: s.n, Duration: dur, RemoteAddr: s.remote, ClientMSS: mss, ServerMSS: s.mss}
 	switch {
 	case err != nil:
 		return res, fmt.Errorf("%s → %s (%s): %w", n.Role, server.Role, addr, err)
@@ -67,6 +74,7 @@ type served struct {
 	n      int64
 	sum    []byte
 	remote netip.AddrPort
+	mss    uint32
 	err    error
 }
 
@@ -84,6 +92,7 @@ func serve(ctx context.Context, ln net.Listener, out chan<- served) {
 	defer stop()
 	s.remote = c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	s.remote = netip.AddrPortFrom(s.remote.Addr().Unmap(), s.remote.Port())
+	s.mss = sendMSS(c)
 	h := sha256.New()
 	if s.n, s.err = io.Copy(h, c); s.err != nil {
 		return
@@ -94,7 +103,7 @@ func serve(ctx context.Context, ln net.Listener, out chan<- served) {
 
 // send dials from n, streams size random bytes, half-closes and reads the
 // server's hash. It returns the hash of what it sent.
-func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d time.Duration, err error) {
+func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d time.Duration, mss uint32, err error) {
 	var c net.Conn
 	err = n.Do(func() (err error) {
 		// An IP literal is dialled on this goroutine, so the socket is
@@ -103,24 +112,40 @@ func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d t
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	mss = sendMSS(c)
 	start := time.Now()
 	h := sha256.New()
 	if err := writeRandom(c, h, size); err != nil {
-		return nil, 0, ctxErr(ctx, fmt.Errorf("send: %w", err))
+		return nil, 0, mss, ctxErr(ctx, fmt.Errorf("send: %w", err))
 	}
 	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		return nil, 0, err
+		return nil, 0, mss, err
 	}
 	got := make([]byte, sha256.Size)
 	if _, err := io.ReadFull(c, got); err != nil {
-		return nil, 0, ctxErr(ctx, fmt.Errorf("read server's hash: %w", err))
+		return nil, 0, mss, ctxErr(ctx, fmt.Errorf("read server's hash: %w", err))
 	}
-	return h.Sum(nil), time.Since(start), nil
+	return h.Sum(nil), time.Since(start), mss, nil
+}
+
+// sendMSS reads the connection's send MSS from TCP_INFO; 0 if unknown.
+func sendMSS(c net.Conn) uint32 {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var mss uint32
+	raw.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			mss = info.Snd_mss
+		}
+	})
+	return mss
 }
 
 // writeRandom writes size pseudo-random bytes to w and h. ChaCha8 seeded
