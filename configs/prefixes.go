@@ -51,11 +51,7 @@ func localClaims(sites []Site) []claim {
 func (c *checker) wireClaims(sites []Site) []claim {
 	var claims []claim
 	for i, s := range sites {
-		type first struct {
-			claim
-			project string
-		}
-		seen := map[netip.Prefix]first{}
+		seen := map[netip.Prefix]exported{}
 		for j, e := range s.Exports {
 			f := indexed(indexed("site", i)+".export", j)
 			cidr, w, ok := exportClaim(f, e, i)
@@ -65,7 +61,8 @@ func (c *checker) wireClaims(sites []Site) []claim {
 			prev, dup := seen[cidr]
 			switch {
 			case !dup:
-				seen[cidr] = first{w, e.Project}
+				c.nestedMapping(cidr, w, seen)
+				seen[cidr] = exported{w, e.Project}
 				claims = append(claims, w)
 			case prev.prefix != w.prefix:
 				c.add(w.field, "%s is exported as wire prefix %s at %s already; one CIDR has one wire prefix", cidr, prev.prefix, prev.field)
@@ -75,6 +72,23 @@ func (c *checker) wireClaims(sites []Site) []claim {
 		}
 	}
 	return claims
+}
+
+// exported is the first export of a CIDR.
+type exported struct {
+	claim
+	project string
+}
+
+// nestedMapping reports an exported CIDR that overlaps another export's
+// CIDR when either is mapped: the hosts in both would have two wire
+// addresses, and a reply could not be translated back to one of them.
+func (c *checker) nestedMapping(cidr netip.Prefix, w claim, seen map[netip.Prefix]exported) {
+	for other, prev := range seen {
+		if other.Overlaps(cidr) && (w.kind == mappedWire || prev.kind == mappedWire) {
+			c.add(w.field, "%s overlaps the CIDR exported at %s, and one of them is mapped; a host must have one wire address", cidr, parent(prev.field))
+		}
+	}
 }
 
 // exportClaim is an export's CIDR and wire prefix, when both are usable.

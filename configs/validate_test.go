@@ -198,6 +198,8 @@ func TestValidation(t *testing.T) {
 			[]want{{"26:8: site[0].export[1].cidr: ", `duplicate export of 10.0.0.0/24 to project "alpha", also at site[0].export[0]`}}},
 		{"unmapped exports overlap", []string{`mapped = "100.100.1.0/24"`, "", `cidr = "10.1.0.0/24"`, `cidr = "10.0.0.0/25"`},
 			[]want{{"26:8: site[0].export[1].cidr: ", "10.0.0.0/25 overlaps site[0].export[0].cidr 10.0.0.0/24: every wire prefix must be unique"}}},
+		{"export nested in a mapped export", []string{`cidr = "10.1.0.0/24"`, `cidr = "10.0.0.0/25"`},
+			[]want{{"26:8: site[0].export[1].cidr: ", "10.0.0.0/25 overlaps the CIDR exported at site[0].export[0], and one of them is mapped"}}},
 		{"mapped prefix reuses a local network", []string{`mapped_pool = "100.100.0.0/16"`, "", `"100.100.1.0/24"`, `"172.16.0.0/24"`},
 			[]want{{"23:10: site[0].export[0].mapped: ", "172.16.0.0/24 overlaps site[1].cidrs[0] 172.16.0.0/24: a wire prefix must not reuse this gateway's local addresses"}}},
 		{"site cidr overlaps overlay", []string{`"172.16.0.0/24"`, `"100.96.1.0/24"`},

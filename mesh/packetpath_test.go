@@ -3,6 +3,7 @@ package mesh
 import (
 	"encoding/binary"
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/vpcmesh/vpcmesh/configs"
@@ -184,4 +185,28 @@ func udpPacket(src, dst string) []byte {
 	}
 	binary.BigEndian.PutUint16(p[10:], ^uint16(sum))
 	return p
+}
+
+// Every config that loads must give packet rules that compile: `vpcmesh
+// check` passing means the gateway starts.
+func FuzzPacketPolicyCompiles(f *testing.F) {
+	for _, s := range []string{officePolicy, vpcAPolicy, linkPolicy, officeCfg} {
+		f.Add([]byte(s))
+	}
+	for _, name := range []string{"office-gateway.toml", "vpc-gateway.toml", "static-wireguard-site.toml"} {
+		b, err := os.ReadFile("../configs/examples/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := configs.Parse("fuzz.toml", data)
+		if err != nil {
+			return
+		}
+		if _, err := nat.Compile(PacketPolicy(cfg, 1420)); err != nil {
+			t.Fatalf("config loads but its packet rules do not compile: %v", err)
+		}
+	})
 }
