@@ -35,6 +35,7 @@ type Device struct {
 	// batches); without it throughput falls by more than half.
 	Offloads bool
 	wg       *device.Device
+	bind     *controlBind
 	log      *slog.Logger
 
 	mu    sync.Mutex
@@ -64,8 +65,9 @@ func Open(cfg Config) (*Device, error) {
 	if cfg.Wrap != nil {
 		t = cfg.Wrap(t)
 	}
-	wg := device.NewDevice(t, conn.NewDefaultBind(), wgLogger(log))
-	d := &Device{name: name, port: cfg.ListenPort, pub: cfg.PrivateKey.Public(), Offloads: offload, wg: wg, log: log, peers: map[Key]Peer{}}
+	bind := &controlBind{Bind: conn.NewDefaultBind()}
+	wg := device.NewDevice(t, bind, wgLogger(log))
+	d := &Device{name: name, port: cfg.ListenPort, pub: cfg.PrivateKey.Public(), Offloads: offload, wg: wg, bind: bind, log: log, peers: map[Key]Peer{}}
 	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenPort)
 	if err := wg.IpcSet(set); err != nil {
 		wg.Close()
