@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+)
+
+// iperfPort is iperf3's default; every leg has its own namespaces, so one
+// port serves all.
+const iperfPort = "5201"
+
+// sample is one iperf3 run of one leg.
+type sample struct {
+	bps         float64 // received by the server, bits/s
+	retransmits int     // by the client's TCP
+	local       string  // the client's address and the server's, as the client saw them
+	remote      string
+	err         error
+}
+
+func (r *sample) String() string {
+	if r.err != nil {
+		return "FAILED: " + r.err.Error()
+	}
+	return fmt.Sprintf("%6.3f Gbit/s  retransmits %-5d %s → %s", r.bps/1e9, r.retransmits, r.local, r.remote)
+}
+
+// startServer runs `iperf3 -s` in the leg's server namespace, once for all
+// rounds, and waits until it listens.
+func startServer(ctx context.Context, lg *leg) error {
+	p, err := lg.server.Start("iperf3-"+lg.key, "iperf3", "-s", "-B", lg.listen, "-p", iperfPort)
+	if err != nil {
+		return err
+	}
+	return lab.Eventually(ctx, 10*time.Second, func() error {
+		if p.Exited() {
+			return fmt.Errorf("iperf3 server exited:\n%s", p.Log())
+		}
+		out, err := lg.server.Exec(ctx, "ss", "-Hltn", "sport = :"+iperfPort)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, lg.listen+":"+iperfPort) {
+			return fmt.Errorf("iperf3 server not listening on %s:%s yet", lg.listen, iperfPort)
+		}
+		return nil
+	})
+}
+
+// iperfReport is the part of `iperf3 -J` that is used.
+type iperfReport struct {
+	Error string `json:"error"`
+	Start struct {
+		Connected []struct {
+			LocalHost  string `json:"local_host"`
+			LocalPort  int    `json:"local_port"`
+			RemoteHost string `json:"remote_host"`
+			RemotePort int    `json:"remote_port"`
+		} `json:"connected"`
+	} `json:"start"`
+	End struct {
+		SumSent struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+			Retransmits   int     `json:"retransmits"`
+		} `json:"sum_sent"`
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+	} `json:"end"`
+}
+
+// measure runs one single-stream iperf3 client for seconds, bounded in
+// time even when the path hangs.
+func measure(ctx context.Context, lg *leg, seconds int) *sample {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+20*time.Second)
+	defer cancel()
+	args := []string{"iperf3", "-c", lg.dst, "-p", iperfPort, "-t", strconv.Itoa(seconds), "-J", "--connect-timeout", "5000"}
+	if lg.bind != "" {
+		args = append(args, "-B", lg.bind)
+	}
+	out, err := lg.client.Exec(ctx, args...)
+	rep, perr := parseIperf(out)
+	switch {
+	case perr == nil && rep.Error != "":
+		return &sample{err: errors.New("iperf3: " + rep.Error)}
+	case err != nil:
+		return &sample{err: err}
+	case perr != nil:
+		return &sample{err: perr}
+	}
+	r := &sample{bps: rep.End.SumReceived.BitsPerSecond, retransmits: rep.End.SumSent.Retransmits}
+	if c := rep.Start.Connected; len(c) > 0 {
+		r.local, r.remote = c[0].LocalHost, c[0].RemoteHost
+	}
+	if r.bps <= 0 {
+		r.err = errors.New("no traffic received")
+	}
+	return r
+}
+
+// parseIperf reads iperf3's JSON, skipping anything printed before it.
+func parseIperf(out string) (*iperfReport, error) {
+	i := strings.IndexByte(out, '{')
+	if i < 0 {
+		return nil, fmt.Errorf("iperf3 printed no JSON: %q", out)
+	}
+	var rep iperfReport
+	if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("iperf3 JSON: %w", err)
+	}
+	return &rep, nil
+}

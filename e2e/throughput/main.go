@@ -1,0 +1,84 @@
+// Command throughput measures one TCP stream with iperf3 over four paths
+// built alike in a namespace lab (DESIGN §8): raw veth, the reference
+// wireguard-go binary, vpcmesh with translation and the per-project ACL on
+// the path, and OpenVPN. Every leg is its own pair of namespaces "left" and
+// "right" joined by one veth; all legs are built first, then the rounds run
+// interleaved (each round visits every leg, starting one leg further on), so
+// that drift of the machine hits every leg alike. It prints every run as it
+// ends, then the medians and the ratio vpcmesh / reference wireguard-go.
+//
+// Needs root; e2e/throughput.sh installs what it needs and runs it:
+//
+//	go run ./e2e/throughput -rounds 5 -seconds 5
+//
+// It exits 1 when a leg could not be set up or a run carried no traffic,
+// 2 on wrong usage; a low ratio is a measurement, not a failure.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() { os.Exit(realMain()) }
+
+func realMain() int {
+	o := options{Out: os.Stdout}
+	fs := flag.NewFlagSet("throughput", flag.ContinueOnError)
+	fs.IntVar(&o.Rounds, "rounds", 5, "interleaved rounds; each measures every leg once")
+	fs.IntVar(&o.Seconds, "seconds", 5, "length of one iperf3 run")
+	fs.StringVar(&o.VPCMesh, "vpcmesh", "bin/vpcmesh", "the vpcmesh binary")
+	fs.StringVar(&o.WireGuard, "wireguard-go", "", "the reference wireguard-go binary (default: found as the e2e tests find it)")
+	fs.StringVar(&o.Cipher, "openvpn-cipher", "AES-256-GCM", "OpenVPN data channel cipher (AES-256-GCM or CHACHA20-POLY1305)")
+	fs.BoolVar(&o.Keep, "keep", false, "leave the lab up after the run, for exploring")
+	verbose := fs.Bool("v", false, "log every setup step to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: throughput [flags]   (as root)\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 || o.Rounds < 1 || o.Seconds < 1 {
+		fmt.Fprintln(os.Stderr, "throughput: want -rounds ≥ 1, -seconds ≥ 1 and no arguments")
+		return 2
+	}
+	if *verbose {
+		o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+	}
+
+	// Ctrl-C or SIGTERM cancels the run; run's deferred Close then removes
+	// the lab. A second Ctrl-C kills at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+
+	start := time.Now()
+	res, err := run(ctx, o)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "throughput: interrupted; the lab is removed")
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "throughput:", err)
+		return 1
+	}
+	fmt.Fprintf(o.Out, "\nthe run took %v\n", time.Since(start).Round(time.Second))
+	if failed := res.failed(); len(failed) > 0 {
+		fmt.Fprintf(os.Stderr, "throughput: no traffic measured on %v\n", failed)
+		return 1
+	}
+	return 0
+}

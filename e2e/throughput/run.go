@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+)
+
+// options are the flags of one run.
+type options struct {
+	Rounds, Seconds int
+	VPCMesh         string // the vpcmesh binary
+	WireGuard       string // the reference wireguard-go; "" finds it
+	Cipher          string // OpenVPN's data channel cipher
+	Keep            bool
+	Out             io.Writer                     // the report
+	Logf            func(format string, a ...any) // setup steps; nil for none
+}
+
+// The legs, in the order they are built and reported.
+const (
+	legRaw     = "raw veth"
+	legRefWG   = "reference wireguard-go"
+	legVPCMesh = "vpcmesh (translation + ACL)"
+	legOpenVPN = "OpenVPN"
+)
+
+// The verdict on vpcmesh / reference wireguard-go (issue 4).
+const (
+	ratioTarget = 1.0
+	ratioFloor  = 0.95
+)
+
+// leg is one path under test: an iperf3 client in client, the server in
+// server, nothing else sharing their namespaces.
+type leg struct {
+	name  string
+	key   string // short, for namespace roles and process names
+	setup func(ctx context.Context, e *env, lg *leg) error
+
+	client, server *lab.NS
+	dst            string   // what the client connects to
+	bind           string   // the client's source address; "" lets the kernel pick
+	listen         string   // the server's address
+	note           string   // shown under the table (cipher, MTU)
+	details        []string // shown after the setup line
+
+	// after, when set, prints what the leg's daemons counted.
+	after func(ctx context.Context, w io.Writer)
+
+	err  error     // the leg could not be set up: not measured
+	runs []*sample // one per round, in round order
+}
+
+// env is what the legs' setup shares.
+type env struct {
+	lab        *lab.Lab
+	wireguard  string
+	vpcmesh    string
+	cipher     string
+	out        io.Writer
+	underlayNo int // numbers the legs' underlay subnets
+}
+
+// result is what a run measured, for the caller and the smoke test.
+type result struct {
+	legs []*leg
+}
+
+// failed names the legs that were not set up or had a run without traffic.
+func (r *result) failed() []string {
+	var names []string
+	for _, lg := range r.legs {
+		bad := lg.err != nil || len(lg.runs) == 0
+		for _, rn := range lg.runs {
+			bad = bad || rn.err != nil || rn.bps <= 0
+		}
+		if bad {
+			names = append(names, lg.name)
+		}
+	}
+	return names
+}
+
+// median of the leg's successful runs, in bits/s; 0 when there is none.
+func (lg *leg) median() float64 { return median(lg.values()) }
+
+func (lg *leg) values() []float64 {
+	var v []float64
+	for _, rn := range lg.runs {
+		if rn.err == nil && rn.bps > 0 {
+			v = append(v, rn.bps)
+		}
+	}
+	return v
+}
+
+func run(ctx context.Context, o options) (res *result, err error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("needs root: the lab creates network namespaces")
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	for _, tool := range []string{"ip", "ss", "ping", "iperf3", "openvpn", "wg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s not found: run e2e/setup.sh", tool)
+		}
+	}
+	e := &env{vpcmesh: o.VPCMesh, wireguard: o.WireGuard, cipher: o.Cipher, out: o.Out}
+	if e.vpcmesh, err = filepath.Abs(e.vpcmesh); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(e.vpcmesh); err != nil || st.IsDir() {
+		return nil, fmt.Errorf("vpcmesh binary %s: build it first (go build -o bin/vpcmesh ./cmd/vpcmesh) %v", o.VPCMesh, err)
+	}
+	if e.wireguard == "" {
+		if e.wireguard, err = lab.FindReferenceWireGuard(); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := lab.SweepStale(o.Logf); err != nil {
+		fmt.Fprintln(os.Stderr, "throughput: sweeping stale labs:", err)
+	}
+	l, err := lab.New(o.Logf)
+	if err != nil {
+		return nil, err
+	}
+	e.lab = l
+	defer func() {
+		if o.Keep {
+			l.Keep()
+		}
+		if cerr := l.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("lab cleanup: %w", cerr))
+		}
+	}()
+
+	res = &result{legs: []*leg{
+		{name: legRaw, key: "raw", setup: setupRaw},
+		{name: legRefWG, key: "wg", setup: setupRefWG},
+		{name: legVPCMesh, key: "vpcmesh", setup: setupVPCMesh},
+		{name: legOpenVPN, key: "ovpn", setup: setupOpenVPN},
+	}}
+	w := o.Out
+	fmt.Fprintf(w, "throughput: one TCP stream (iperf3), %d rounds × %d s per leg, lab %s\n", o.Rounds, o.Seconds, l.ID)
+	fmt.Fprintf(w, "machine: %s\n", machine(ctx, e))
+	load0 := loadAverage()
+	fmt.Fprintf(w, "load average before: %.2f\n", load0)
+	if load0 > busyLoad {
+		fmt.Fprintf(w, "WARNING: the machine is busy before the run: other processes compete for the CPUs, figures will be low and noisy\n")
+	}
+	for _, lg := range res.legs {
+		t0 := time.Now()
+		lg.err = lg.setup(ctx, e, lg)
+		if lg.err == nil {
+			lg.err = startServer(ctx, lg)
+		}
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if lg.err != nil {
+			fmt.Fprintf(w, "setup %-28s FAILED: %v\n", lg.name, lg.err)
+			continue
+		}
+		fmt.Fprintf(w, "setup %-28s ok (%v)\n", lg.name, time.Since(t0).Round(time.Millisecond))
+		for _, d := range lg.details {
+			fmt.Fprintf(w, "      %s\n", d)
+		}
+	}
+
+	for r := range o.Rounds {
+		// Each round starts one leg further on, so that no leg always runs
+		// first in a round, right after the setup or another round.
+		for i := range res.legs {
+			lg := res.legs[(r+i)%len(res.legs)]
+			if lg.err != nil {
+				continue
+			}
+			rn := measure(ctx, lg, o.Seconds)
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			lg.runs = append(lg.runs, rn)
+			fmt.Fprintf(w, "round %d/%d  %-28s %s\n", r+1, o.Rounds, lg.name, rn)
+		}
+	}
+	report(w, res, o)
+	fmt.Fprintf(w, "load average before the run %.2f, after %.2f (the legs themselves load the machine)\n", load0, loadAverage())
+	for _, lg := range res.legs {
+		if lg.after != nil && lg.err == nil {
+			lg.after(ctx, w)
+		}
+	}
+	return res, nil
+}
+
+// machine describes what the figures depend on.
+func machine(ctx context.Context, e *env) string {
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	first := func(args ...string) string {
+		out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return args[0] + " ?"
+		}
+		line, _, _ := strings.Cut(string(out), "\n")
+		return strings.TrimSpace(line)
+	}
+	ovpn := strings.Fields(first("openvpn", "--version"))
+	ovpn = ovpn[:min(2, len(ovpn))]
+	wgver, _ := os.ReadFile(filepath.Join(filepath.Dir(e.wireguard), ".wireguard-version"))
+	ref := "wireguard-go " + strings.TrimSpace(string(wgver))
+	return fmt.Sprintf("%d CPUs, Linux %s, %s, %s, %s", runtime.NumCPU(), strings.TrimSpace(string(kernel)),
+		first("iperf3", "--version"), strings.Join(ovpn, " "), ref)
+}
+
+// busyLoad is a 1-minute load average above which the machine is not idle
+// before the run starts: someone else is using the CPUs.
+const busyLoad = 0.7
+
+// loadAverage is the 1-minute load average; -1 when unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return -1
+	}
+	return l
+}
