@@ -110,6 +110,12 @@ func (c *Config) KeepaliveFor(p Peer) int {
 	return c.Node.PersistentKeepalive
 }
 
+// Gossip says whether the gateway discovers its peers by gossip: it does
+// when the config names the mesh's root key (mesh.root_file).
+func (c *Config) Gossip() bool {
+	return c.Mesh.RootFile != ""
+}
+
 // MSSClampEnabled says whether TCP MSS is clamped to the tunnel MTU.
 func (c *Config) MSSClampEnabled() bool {
 	return c.Node.MSSClamp == nil || *c.Node.MSSClamp

@@ -24,6 +24,7 @@ func validate(cfg *Config, ix *index) []problem {
 	c.version(cfg.Version)
 	c.node(&cfg.Node)
 	c.mesh(&cfg.Mesh)
+	c.gossip(cfg)
 	c.sites(cfg.Sites, cfg.Mesh.MappedPool)
 	c.peers(cfg.Peers, cfg.Node.Name)
 	c.prefixes(cfg)
@@ -73,6 +74,20 @@ func (c *checker) mesh(m *Mesh) {
 		c.hostPort(indexed("mesh.join", i), j, true)
 	}
 	c.file("mesh.root_file", m.RootFile, false)
+}
+
+// gossip: in gossip mode a gateway proves it belongs to the mesh with its
+// certificate and signs its records, so it cannot start without either.
+func (c *checker) gossip(cfg *Config) {
+	if !cfg.Gossip() {
+		return
+	}
+	if cfg.Node.SigningKeyFile == "" {
+		c.add("node.signing_key_file", "required when mesh.root_file is set (gossip)")
+	}
+	if cfg.Node.CertificateFile == "" {
+		c.add("node.certificate_file", "required when mesh.root_file is set (gossip)")
+	}
 }
 
 func (c *checker) sites(sites []Site, pool netip.Prefix) {

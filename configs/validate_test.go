@@ -162,6 +162,19 @@ func TestValidation(t *testing.T) {
 		{"join missing port", []string{`"seed.example.com:51820"`, `"seed.example.com"`}, []want{{"15:9: mesh.join[0]: ", "missing port"}}},
 		{"join empty", []string{`"seed.example.com:51820"`, `""`}, []want{{"15:9: mesh.join[0]: ", "not host:port"}}},
 
+		// gossip: mesh.root_file turns it on (a line added after join keeps the lines above)
+		{"gossip without signing key and certificate", []string{`"203.0.113.1:51820"]`, `"203.0.113.1:51820"]` + "\nroot_file = \"/etc/vpcmesh/root.pub\""},
+			[]want{{"2:1: node.signing_key_file: ", "required when mesh.root_file is set (gossip)"}, {"2:1: node.certificate_file: ", "required when mesh.root_file is set (gossip)"}}},
+		{"gossip without certificate", []string{`"203.0.113.1:51820"]`, `"203.0.113.1:51820"]` + "\nroot_file = \"/etc/vpcmesh/root.pub\"",
+			"persistent_keepalive = 25", "persistent_keepalive = 25\nsigning_key_file = \"/etc/vpcmesh/signing.key\""},
+			[]want{{"2:1: node.certificate_file: ", "required when mesh.root_file is set (gossip)"}}},
+		{"gossip with both", []string{`"203.0.113.1:51820"]`, `"203.0.113.1:51820"]` + "\nroot_file = \"/etc/vpcmesh/root.pub\"",
+			"persistent_keepalive = 25", "persistent_keepalive = 25\nsigning_key_file = \"/etc/vpcmesh/signing.key\"\ncertificate_file = \"/etc/vpcmesh/vpc-a-gw.pem\""}, nil},
+		{"gossip root file relative", []string{`"203.0.113.1:51820"]`, `"203.0.113.1:51820"]` + "\nroot_file = \"root.pub\"",
+			"persistent_keepalive = 25", "persistent_keepalive = 25\nsigning_key_file = \"/etc/vpcmesh/signing.key\"\ncertificate_file = \"/etc/vpcmesh/vpc-a-gw.pem\""},
+			[]want{{"18:13: mesh.root_file: ", `"root.pub" is not an absolute path`}}},
+		{"certificate without gossip is fine", []string{"persistent_keepalive = 25", "persistent_keepalive = 25\ncertificate_file = \"/etc/vpcmesh/vpc-a-gw.pem\""}, nil},
+
 		// sites
 		{"site name missing", []string{`name = "dmz"`, ""}, []want{{"31:1: site[1].name: ", "required"}}},
 		{"site name invalid", []string{`name = "dmz"`, `name = "DMZ"`}, []want{{"32:8: site[1].name: ", "not a valid name"}}},
@@ -251,6 +264,25 @@ func TestValidation(t *testing.T) {
 			_, err := Parse("base.toml", []byte(edit(t, c.edits...)))
 			expectErrors(t, err, c.want...)
 		})
+	}
+}
+
+func TestGossipMode(t *testing.T) {
+	for _, c := range []struct {
+		edits []string
+		want  bool
+	}{
+		{nil, false},
+		{[]string{`"203.0.113.1:51820"]`, `"203.0.113.1:51820"]` + "\nroot_file = \"/etc/vpcmesh/root.pub\"",
+			"persistent_keepalive = 25", "persistent_keepalive = 25\nsigning_key_file = \"/etc/vpcmesh/signing.key\"\ncertificate_file = \"/etc/vpcmesh/vpc-a-gw.pem\""}, true},
+	} {
+		cfg, err := Parse("base.toml", []byte(edit(t, c.edits...)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Gossip() != c.want {
+			t.Errorf("Gossip() = %v with root_file %q", cfg.Gossip(), cfg.Mesh.RootFile)
+		}
 	}
 }
 
