@@ -85,7 +85,7 @@ func (r Root) verifyOne(chain []*Cert, i int, now time.Time) error {
 		if issuer == nil {
 			hint = " (a certificate of another mesh?)"
 		}
-		return fmt.Errorf("%s: %w: issued by key %s, not %s (key %s)%s", name, ErrUnknownIssuer, c.Body.Issuer, keyName, want, hint)
+		return fmt.Errorf("%s: %w: issued by key %s; %s has key %s%s", name, ErrUnknownIssuer, c.Body.Issuer, keyName, want, hint)
 	}
 	if len(c.Signature) != ed25519.SignatureSize || !ed25519.Verify(key, signedBytes(c.Raw), c.Signature) {
 		return fmt.Errorf("%s: %w: does not verify with the key of %s (altered after signing?)", name, ErrBadSignature, keyName)
