@@ -28,7 +28,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), demoCmd())
+	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), demoCmd(), caCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vpcmesh:", err)
 		var u usageError
