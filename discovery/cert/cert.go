@@ -110,16 +110,17 @@ func Sign(b Body, issuer ed25519.PrivateKey) (*Cert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign %s %q: %w", b.Kind, b.Name, err)
 	}
-	if len(raw) > MaxCertSize-200 { // leave room for the envelope
-		return nil, fmt.Errorf("sign %s %q: %w: body is %d bytes, more than this version accepts", b.Kind, b.Name, ErrMalformed, len(raw))
-	}
 	// The body as decoded from raw, so that c.Body never differs from
 	// what a receiver sees (nil versus empty slices, time zones).
 	var decoded Body
 	if err := json.Unmarshal(raw, &decoded); err != nil {
 		return nil, fmt.Errorf("sign %s %q: %w", b.Kind, b.Name, err)
 	}
-	return &Cert{Body: decoded, Raw: raw, Signature: ed25519.Sign(issuer, signedBytes(raw))}, nil
+	c := &Cert{Body: decoded, Raw: raw, Signature: ed25519.Sign(issuer, signedBytes(raw))}
+	if n := len(c.Marshal()); n > MaxCertSize {
+		return nil, fmt.Errorf("sign %s %q: %w: %d bytes encoded, more than %d", b.Kind, b.Name, ErrMalformed, n, MaxCertSize)
+	}
+	return c, nil
 }
 
 func signedBytes(raw []byte) []byte {
@@ -166,7 +167,7 @@ func Parse(data []byte) (*Cert, error) {
 		return nil, fmt.Errorf("%w: body: %v", ErrMalformed, err)
 	}
 	if err := b.Validate(); err != nil {
-		return nil, fmt.Errorf("%s %q: %w", b.Kind, b.Name, err)
+		return nil, fmt.Errorf("%s %q: %w", kindName(b.Kind), b.Name, err)
 	}
 	if b.Issuer == "" {
 		return nil, fmt.Errorf("%s %q: %w: issuer: required", b.Kind, b.Name, ErrMalformed)

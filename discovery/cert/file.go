@@ -106,9 +106,9 @@ func WriteChainFile(path string, chain []*Cert) error {
 // `vpcmesh ca init` write it: the base64 of its 32-byte seed and a newline.
 // Errors name the path.
 func ReadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
-	b, err := readBase64(path, ed25519.SeedSize)
+	b, err := readBase64(path, ed25519.SeedSize, "the base64 of a 32-byte ed25519 seed")
 	if err != nil {
-		return nil, fmt.Errorf("%w (want the base64 of a 32-byte ed25519 seed, as vpcmesh keygen writes)", err)
+		return nil, err
 	}
 	return ed25519.NewKeyFromSeed(b), nil
 }
@@ -116,24 +116,24 @@ func ReadPrivateKeyFile(path string) (ed25519.PrivateKey, error) {
 // ReadPublicKeyFile reads an ed25519 public key: the base64 of its 32
 // bytes and a newline. Errors name the path.
 func ReadPublicKeyFile(path string) (ed25519.PublicKey, error) {
-	b, err := readBase64(path, ed25519.PublicKeySize)
+	b, err := readBase64(path, ed25519.PublicKeySize, "the base64 of a 32-byte ed25519 public key")
 	if err != nil {
-		return nil, fmt.Errorf("%w (want the base64 of a 32-byte ed25519 public key, as vpcmesh keygen writes)", err)
+		return nil, err
 	}
 	return ed25519.PublicKey(b), nil
 }
 
-func readBase64(path string, size int) ([]byte, error) {
+func readBase64(path string, size int, want string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, err // names the path already
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(string(bytes.TrimSpace(data)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: not base64", path)
-	}
-	if len(b) != size {
-		return nil, fmt.Errorf("%s: %d bytes", path, len(b))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: not base64 (want %s, as vpcmesh keygen writes)", path, want)
+	case len(b) != size:
+		return nil, fmt.Errorf("%s: %d bytes (want %s, as vpcmesh keygen writes)", path, len(b), want)
 	}
 	return b, nil
 }

@@ -149,9 +149,14 @@ func within(a, b Body) error {
 // describe names chain[i] in errors: its kind, name and place.
 func describe(chain []*Cert, i int) string {
 	b := chain[i].Body
-	kind := b.Kind
-	if kind == "" {
-		kind = "certificate"
+	return fmt.Sprintf("%s %q (chain[%d])", kindName(b.Kind), b.Name, i)
+}
+
+// kindName is a kind for messages: an unknown one (from a hostile or
+// broken certificate, reported as such) is not echoed unquoted.
+func kindName(k Kind) string {
+	if k == KindGateway || k == KindAuthority {
+		return string(k)
 	}
-	return fmt.Sprintf("%s %q (chain[%d])", kind, b.Name, i)
+	return "certificate"
 }
