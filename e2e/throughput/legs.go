@@ -126,6 +126,20 @@ const (
 )
 
 func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
+	return vpcmeshPair(ctx, e, lg, true)
+}
+
+// setupVPCMeshPlain is the same pair of gateways as a plain site-to-site
+// link: no project, no mapping, so nothing is translated (the ACL still
+// checks that the addresses belong to the sites). Off by default; beside
+// the vpcmesh leg it tells the cost of translation from that of the rest.
+func setupVPCMeshPlain(ctx context.Context, e *env, lg *leg) error {
+	return vpcmeshPair(ctx, e, lg, false)
+}
+
+// vpcmeshPair runs a vpcmesh gateway in each namespace of the leg; with
+// translate, as the constants above describe, else as a plain link.
+func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
 	left, right, err := pair(e, lg)
 	if err != nil {
 		return err
@@ -138,30 +152,30 @@ func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
 	if _, err := lg.server.Exec(ctx, "ip", "addr", "add", vmVPCHost+"/32", "dev", "lo"); err != nil {
 		return err
 	}
-	lgw, err := scenario.NewGateway(e.lab, e.vpcmesh, scenario.GatewaySpec{
-		Name: "vpcmesh-left", NS: lg.client, Overlay: vmLeftMesh, SiteName: "office",
-		CIDRs:   []string{vmOfficeLAN},
-		Exports: []scenario.ExportSpec{{Project: vmProject, CIDR: vmOfficeLAN}},
-		Members: []scenario.MemberSpec{{Project: vmProject, Sources: []string{vmOfficeHost + "/32"}}},
-		MTU:     tunnelMTU,
-	})
+	lspec := scenario.GatewaySpec{Name: lg.key + "-left", NS: lg.client, Overlay: vmLeftMesh, SiteName: "office",
+		CIDRs: []string{vmOfficeLAN}, MTU: tunnelMTU}
+	rspec := scenario.GatewaySpec{Name: lg.key + "-right", NS: lg.server, Overlay: vmRightMesh, SiteName: "vpc",
+		CIDRs: []string{vmVPCLAN}, MTU: tunnelMTU}
+	project, remote, dst := "", vmVPCLAN, vmVPCHost
+	if translate {
+		project, remote, dst = vmProject, vmVPCWire, vmVPCHostWir
+		lspec.Exports = []scenario.ExportSpec{{Project: vmProject, CIDR: vmOfficeLAN}}
+		lspec.Members = []scenario.MemberSpec{{Project: vmProject, Sources: []string{vmOfficeHost + "/32"}}}
+		rspec.Exports = []scenario.ExportSpec{{Project: vmProject, CIDR: vmVPCLAN, Mapped: vmVPCWire}}
+		rspec.Members = []scenario.MemberSpec{{Project: vmProject, Sources: []string{vmVPCLAN}}}
+	}
+	lgw, err := scenario.NewGateway(e.lab, e.vpcmesh, lspec)
 	if err != nil {
 		return err
 	}
-	rgw, err := scenario.NewGateway(e.lab, e.vpcmesh, scenario.GatewaySpec{
-		Name: "vpcmesh-right", NS: lg.server, Overlay: vmRightMesh, SiteName: "vpc",
-		CIDRs:   []string{vmVPCLAN},
-		Exports: []scenario.ExportSpec{{Project: vmProject, CIDR: vmVPCLAN, Mapped: vmVPCWire}},
-		Members: []scenario.MemberSpec{{Project: vmProject, Sources: []string{vmVPCLAN}}},
-		MTU:     tunnelMTU,
-	})
+	rgw, err := scenario.NewGateway(e.lab, e.vpcmesh, rspec)
 	if err != nil {
 		return err
 	}
 	lgw.Peers = []scenario.PeerSpec{{Name: "right", PublicKey: rgw.PublicKey, Endpoint: right + ":51820",
-		Prefixes: []string{vmVPCWire, vmRightMesh + "/32"}, Project: vmProject}}
+		Prefixes: []string{remote, vmRightMesh + "/32"}, Project: project}}
 	rgw.Peers = []scenario.PeerSpec{{Name: "left", PublicKey: lgw.PublicKey,
-		Prefixes: []string{vmOfficeLAN, vmLeftMesh + "/32"}, Project: vmProject}}
+		Prefixes: []string{vmOfficeLAN, vmLeftMesh + "/32"}, Project: project}}
 	for _, g := range []*scenario.Gateway{lgw, rgw} {
 		if err := g.WriteConfig(); err != nil {
 			return err
@@ -175,10 +189,15 @@ func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
 			return err
 		}
 	}
-	lg.dst, lg.bind, lg.listen = vmVPCHostWir, vmOfficeHost, vmVPCHost
-	lg.note = fmt.Sprintf("%s, MTU %d, %s %s → %s (wire %s), MSS clamp on", e.vpcmesh, tunnelMTU,
-		vmProject, vmOfficeHost, vmVPCHost, vmVPCHostWir)
-	if err := waitPing(ctx, lg.client, vmOfficeHost, vmVPCHostWir); err != nil {
+	lg.dst, lg.bind, lg.listen = dst, vmOfficeHost, vmVPCHost
+	if translate {
+		lg.note = fmt.Sprintf("%s, MTU %d, project %s, %s → %s (wire %s), MSS clamp on", e.vpcmesh, tunnelMTU,
+			vmProject, vmOfficeHost, vmVPCHost, vmVPCHostWir)
+	} else {
+		lg.note = fmt.Sprintf("%s, MTU %d, plain link, %s → %s untranslated, MSS clamp on", e.vpcmesh, tunnelMTU,
+			vmOfficeHost, vmVPCHost)
+	}
+	if err := waitPing(ctx, lg.client, vmOfficeHost, dst); err != nil {
 		return fmt.Errorf("%w\n%s log:\n%s\n%s log:\n%s", err, lgw.Name, lgw.Log(), rgw.Name, rgw.Log())
 	}
 	if err := aclCheck(ctx, e, lg, lgw, left); err != nil {
@@ -192,15 +211,16 @@ func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
 	return nil
 }
 
-// aclCheck shows the ACL is on the path: from a source that is no member
-// of alpha (the left end of the underlay), the VPC host is not reachable.
+// aclCheck shows the ACL is on the path: from a source that is neither a
+// member nor a site address (the left end of the underlay), the leg's
+// destination is not reachable.
 func aclCheck(ctx context.Context, e *env, lg *leg, gw *scenario.Gateway, src string) error {
 	before := packetCounters(ctx, e, gw)
-	if _, err := lg.client.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", "-I", src, vmVPCHostWir); err == nil {
-		return fmt.Errorf("ACL not on the path: %s reached %s from %s, which is no member of %s", lg.client, vmVPCHostWir, src, vmProject)
+	if _, err := lg.client.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", "-I", src, lg.dst); err == nil {
+		return fmt.Errorf("ACL not on the path: %s reached %s from %s, which is neither a member nor a site address", lg.client, lg.dst, src)
 	}
-	lg.details = append(lg.details, fmt.Sprintf("ACL check: %s → %s (no member of %s) blocked; %s outbound counters before %s, after %s",
-		src, vmVPCHostWir, vmProject, gw.Name, pick(before, "outbound"), pick(packetCounters(ctx, e, gw), "outbound")))
+	lg.details = append(lg.details, fmt.Sprintf("ACL check: %s → %s (neither member nor site address) blocked; %s outbound counters before %s, after %s",
+		src, lg.dst, gw.Name, pick(before, "outbound"), pick(packetCounters(ctx, e, gw), "outbound")))
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -37,6 +38,7 @@ func realMain() int {
 	fs.StringVar(&o.WireGuard, "wireguard-go", "", "the reference wireguard-go binary (default: found as the e2e tests find it)")
 	fs.StringVar(&o.Cipher, "openvpn-cipher", "AES-256-GCM", "OpenVPN data channel cipher (AES-256-GCM or CHACHA20-POLY1305)")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the lab up after the run, for exploring")
+	legs := fs.String("legs", strings.Join(defaultLegs, ","), "the legs to measure, comma-separated, from "+strings.Join(legKeys(), ","))
 	verbose := fs.Bool("v", false, "log every setup step to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: throughput [flags]   (as root)\n")
@@ -51,6 +53,13 @@ func realMain() int {
 	if fs.NArg() > 0 || o.Rounds < 1 || o.Seconds < 1 {
 		fmt.Fprintln(os.Stderr, "throughput: want -rounds ≥ 1, -seconds ≥ 1 and no arguments")
 		return 2
+	}
+	for _, k := range strings.Split(*legs, ",") {
+		if newLeg(k) == nil {
+			fmt.Fprintf(os.Stderr, "throughput: unknown leg %q in -legs (legs: %s)\n", k, strings.Join(legKeys(), ","))
+			return 2
+		}
+		o.Legs = append(o.Legs, k)
 	}
 	if *verbose {
 		o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }

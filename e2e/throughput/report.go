@@ -45,44 +45,60 @@ func report(w io.Writer, res *result, o options) {
 		}
 	}
 
-	vm, ref := res.leg(legVPCMesh), res.leg(legRefWG)
-	if vm.median() == 0 || ref.median() == 0 {
-		fmt.Fprintf(w, "\nratio vpcmesh / reference wireguard-go: not measured\n")
-		return
-	}
-	ratio := vm.median() / ref.median()
-	fmt.Fprintf(w, "\nratio vpcmesh / reference wireguard-go: %.3f (medians)", ratio)
-	// Paired per round: the two legs ran within seconds of each other.
-	var perRound []float64
-	for i := range min(len(vm.runs), len(ref.runs)) {
-		a, b := vm.runs[i], ref.runs[i]
-		if a.err == nil && b.err == nil && a.bps > 0 && b.bps > 0 {
-			perRound = append(perRound, a.bps/b.bps)
+	ref := res.leg(legRefWG)
+	for _, name := range []string{legVPCMesh, legVPCMeshPlain} {
+		vm := res.leg(name)
+		if vm == nil {
+			continue
 		}
-	}
-	if len(perRound) > 1 {
-		fmt.Fprintf(w, ", %.3f (median of the %d per-round ratios, %.3f…%.3f)", median(perRound),
-			len(perRound), slices.Min(perRound), slices.Max(perRound))
-	}
-	fmt.Fprintln(w)
-	switch {
-	case ratio >= ratioTarget:
-		fmt.Fprintf(w, "verdict: meets the target (≥ %.2f)\n", ratioTarget)
-	case ratio >= ratioFloor:
-		fmt.Fprintf(w, "verdict: below the target %.2f, above the floor %.2f\n", ratioTarget, ratioFloor)
-	default:
-		fmt.Fprintf(w, "verdict: BELOW THE FLOOR %.2f (target %.2f)\n", ratioFloor, ratioTarget)
+		fmt.Fprintf(w, "\nratio %s / %s: ", name, legRefWG)
+		if ref == nil || vm.median() == 0 || ref.median() == 0 {
+			fmt.Fprintln(w, "not measured")
+			continue
+		}
+		ratio := vm.median() / ref.median()
+		fmt.Fprintf(w, "%.3f (medians)", ratio)
+		// Paired per round: the two legs ran within seconds of each other.
+		if pr := perRoundRatios(vm, ref); len(pr) > 1 {
+			fmt.Fprintf(w, ", %.3f (median of the %d per-round ratios, %.3f…%.3f)", median(pr),
+				len(pr), slices.Min(pr), slices.Max(pr))
+		}
+		fmt.Fprintln(w)
+		if name != legVPCMesh {
+			continue
+		}
+		switch {
+		case ratio >= ratioTarget:
+			fmt.Fprintf(w, "verdict: meets the target (≥ %.2f)\n", ratioTarget)
+		case ratio >= ratioFloor:
+			fmt.Fprintf(w, "verdict: below the target %.2f, above the floor %.2f\n", ratioTarget, ratioFloor)
+		default:
+			fmt.Fprintf(w, "verdict: BELOW THE FLOOR %.2f (target %.2f)\n", ratioFloor, ratioTarget)
+		}
 	}
 }
 
-// leg finds a leg by name.
+// perRoundRatios divides a's run by b's in every round where both carried
+// traffic. Both legs ran in every round, so their runs line up.
+func perRoundRatios(a, b *leg) []float64 {
+	var rs []float64
+	for i := range min(len(a.runs), len(b.runs)) {
+		x, y := a.runs[i], b.runs[i]
+		if x.err == nil && y.err == nil && x.bps > 0 && y.bps > 0 {
+			rs = append(rs, x.bps/y.bps)
+		}
+	}
+	return rs
+}
+
+// leg finds a leg by name; nil when it was not chosen.
 func (r *result) leg(name string) *leg {
 	for _, lg := range r.legs {
 		if lg.name == name {
 			return lg
 		}
 	}
-	return &leg{name: name}
+	return nil
 }
 
 func firstLine(s string) string {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,21 +19,54 @@ import (
 // options are the flags of one run.
 type options struct {
 	Rounds, Seconds int
-	VPCMesh         string // the vpcmesh binary
-	WireGuard       string // the reference wireguard-go; "" finds it
-	Cipher          string // OpenVPN's data channel cipher
+	VPCMesh         string   // the vpcmesh binary
+	WireGuard       string   // the reference wireguard-go; "" finds it
+	Cipher          string   // OpenVPN's data channel cipher
+	Legs            []string // leg keys, in the order they are built; nil for defaultLegs
 	Keep            bool
 	Out             io.Writer                     // the report
 	Logf            func(format string, a ...any) // setup steps; nil for none
 }
 
-// The legs, in the order they are built and reported.
+// The legs' names, as reported.
 const (
-	legRaw     = "raw veth"
-	legRefWG   = "reference wireguard-go"
-	legVPCMesh = "vpcmesh (translation + ACL)"
-	legOpenVPN = "OpenVPN"
+	legRaw          = "raw veth"
+	legRefWG        = "reference wireguard-go"
+	legVPCMesh      = "vpcmesh (translation + ACL)"
+	legVPCMeshPlain = "vpcmesh (no translation)"
+	legOpenVPN      = "OpenVPN"
 )
+
+// legDefs are the legs -legs can choose, by key.
+var legDefs = []leg{
+	{name: legRaw, key: "raw", setup: setupRaw},
+	{name: legRefWG, key: "wg", setup: setupRefWG},
+	{name: legVPCMesh, key: "vpcmesh", setup: setupVPCMesh},
+	{name: legVPCMeshPlain, key: "vpcmesh-plain", setup: setupVPCMeshPlain},
+	{name: legOpenVPN, key: "ovpn", setup: setupOpenVPN},
+}
+
+// defaultLegs are the four of issue 4.
+var defaultLegs = []string{"raw", "wg", "vpcmesh", "ovpn"}
+
+// newLeg is a fresh leg for key; nil when there is none.
+func newLeg(key string) *leg {
+	for _, d := range legDefs {
+		if d.key == key {
+			lg := d
+			return &lg
+		}
+	}
+	return nil
+}
+
+func legKeys() []string {
+	var keys []string
+	for _, d := range legDefs {
+		keys = append(keys, d.key)
+	}
+	return keys
+}
 
 // The verdict on vpcmesh / reference wireguard-go (issue 4).
 const (
@@ -145,16 +179,22 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		}
 	}()
 
-	res = &result{legs: []*leg{
-		{name: legRaw, key: "raw", setup: setupRaw},
-		{name: legRefWG, key: "wg", setup: setupRefWG},
-		{name: legVPCMesh, key: "vpcmesh", setup: setupVPCMesh},
-		{name: legOpenVPN, key: "ovpn", setup: setupOpenVPN},
-	}}
+	res = &result{}
+	keys := o.Legs
+	if len(keys) == 0 {
+		keys = defaultLegs
+	}
+	for _, k := range keys {
+		lg := newLeg(k)
+		if lg == nil {
+			return nil, fmt.Errorf("unknown leg %q (legs: %s)", k, strings.Join(legKeys(), ","))
+		}
+		res.legs = append(res.legs, lg)
+	}
 	w := o.Out
 	fmt.Fprintf(w, "throughput: one TCP stream (iperf3), %d rounds × %d s per leg, lab %s\n", o.Rounds, o.Seconds, l.ID)
 	fmt.Fprintf(w, "machine: %s\n", machine(ctx, e))
-	load0 := loadAverage()
+	load0, cpu0 := loadAverage(), readCPU()
 	fmt.Fprintf(w, "load average before: %.2f\n", load0)
 	if load0 > busyLoad {
 		fmt.Fprintf(w, "WARNING: the machine is busy before the run: other processes compete for the CPUs, figures will be low and noisy\n")
@@ -195,7 +235,13 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		}
 	}
 	report(w, res, o)
-	fmt.Fprintf(w, "load average before the run %.2f, after %.2f (the legs themselves load the machine)\n", load0, loadAverage())
+	fmt.Fprintf(w, "load average before the run %.2f, after %.2f (the legs themselves load the machine)", load0, loadAverage())
+	if cpu1 := readCPU(); cpu1.total > cpu0.total {
+		// Time the hypervisor gave to someone else: a share of it makes
+		// the figures of this run lower and noisier than the machine's.
+		fmt.Fprintf(w, "; CPU steal during the run %.1f%%", 100*float64(cpu1.steal-cpu0.steal)/float64(cpu1.total-cpu0.total))
+	}
+	fmt.Fprintln(w)
 	for _, lg := range res.legs {
 		if lg.after != nil && lg.err == nil {
 			lg.after(ctx, w)
@@ -238,4 +284,30 @@ func loadAverage() float64 {
 		return -1
 	}
 	return l
+}
+
+// cpuTimes are the machine's CPU times from /proc/stat, in ticks.
+type cpuTimes struct{ total, steal uint64 }
+
+func readCPU() cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}
+	}
+	var t cpuTimes
+	// user nice system idle iowait irq softirq steal [guest guest_nice,
+	// which user and nice already count]
+	for i, x := range f[1:9] {
+		n, _ := strconv.ParseUint(x, 10, 64)
+		t.total += n
+		if i == 7 {
+			t.steal = n
+		}
+	}
+	return t
 }

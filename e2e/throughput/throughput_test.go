@@ -76,7 +76,7 @@ func TestThroughputSmoke(t *testing.T) {
 			t.Errorf("the table has no row for %q", name)
 		}
 	}
-	if !strings.Contains(table, "ratio vpcmesh / reference wireguard-go: ") || !strings.Contains(table, "verdict: ") {
+	if !strings.Contains(table, "ratio "+legVPCMesh+" / "+legRefWG+": ") || !strings.Contains(table, "verdict: ") {
 		t.Error("no ratio and verdict after the table")
 	}
 }
