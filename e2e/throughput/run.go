@@ -194,11 +194,15 @@ func run(ctx context.Context, o options) (res *result, err error) {
 	w := o.Out
 	fmt.Fprintf(w, "throughput: one TCP stream (iperf3), %d rounds × %d s per leg, lab %s\n", o.Rounds, o.Seconds, l.ID)
 	fmt.Fprintf(w, "machine: %s\n", machine(ctx, e))
-	load0, cpu0 := loadAverage(), readCPU()
-	fmt.Fprintf(w, "load average before: %.2f\n", load0)
-	if load0 > busyLoad {
-		fmt.Fprintf(w, "WARNING: the machine is busy before the run: other processes compete for the CPUs, figures will be low and noisy\n")
+	busy, err := cpuBusy(ctx, time.Second)
+	if err != nil {
+		return res, err
 	}
+	fmt.Fprintf(w, "CPUs busy before the run: %.0f%%\n", 100*busy)
+	if busy > busyShare {
+		fmt.Fprintf(w, "WARNING: the machine is not idle: other processes compete for the CPUs, figures will be low and noisy\n")
+	}
+	cpu0 := readCPU()
 	for _, lg := range res.legs {
 		t0 := time.Now()
 		lg.err = lg.setup(ctx, e, lg)
@@ -235,13 +239,11 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		}
 	}
 	report(w, res, o)
-	fmt.Fprintf(w, "load average before the run %.2f, after %.2f (the legs themselves load the machine)", load0, loadAverage())
 	if cpu1 := readCPU(); cpu1.total > cpu0.total {
 		// Time the hypervisor gave to someone else: a share of it makes
 		// the figures of this run lower and noisier than the machine's.
-		fmt.Fprintf(w, "; CPU steal during the run %.1f%%", 100*float64(cpu1.steal-cpu0.steal)/float64(cpu1.total-cpu0.total))
+		fmt.Fprintf(w, "CPU steal during the run: %.1f%%\n", 100*float64(cpu1.steal-cpu0.steal)/float64(cpu1.total-cpu0.total))
 	}
-	fmt.Fprintln(w)
 	for _, lg := range res.legs {
 		if lg.after != nil && lg.err == nil {
 			lg.after(ctx, w)
@@ -269,25 +271,30 @@ func machine(ctx context.Context, e *env) string {
 		first("iperf3", "--version"), strings.Join(ovpn, " "), ref)
 }
 
-// busyLoad is a 1-minute load average above which the machine is not idle
-// before the run starts: someone else is using the CPUs.
-const busyLoad = 0.7
+// busyShare is the share of the CPUs busy before the run above which the
+// machine is not idle: someone else is using them.
+const busyShare = 0.2
 
-// loadAverage is the 1-minute load average; -1 when unknown.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
+// cpuBusy is the share of the machine's CPU time that was not idle over
+// the next d.
+func cpuBusy(ctx context.Context, d time.Duration) (float64, error) {
+	a := readCPU()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-t.C:
 	}
-	var l float64
-	if _, err := fmt.Sscan(string(b), &l); err != nil {
-		return -1
+	b := readCPU()
+	if b.total <= a.total {
+		return 0, nil
 	}
-	return l
+	return 1 - float64(b.idle-a.idle)/float64(b.total-a.total), nil
 }
 
 // cpuTimes are the machine's CPU times from /proc/stat, in ticks.
-type cpuTimes struct{ total, steal uint64 }
+type cpuTimes struct{ total, idle, steal uint64 }
 
 func readCPU() cpuTimes {
 	b, err := os.ReadFile("/proc/stat")
@@ -305,7 +312,10 @@ func readCPU() cpuTimes {
 	for i, x := range f[1:9] {
 		n, _ := strconv.ParseUint(x, 10, 64)
 		t.total += n
-		if i == 7 {
+		switch i {
+		case 3, 4: // idle, iowait
+			t.idle += n
+		case 7:
 			t.steal = n
 		}
 	}
