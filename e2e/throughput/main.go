@@ -7,9 +7,13 @@
 // that drift of the machine hits every leg alike. It prints every run as it
 // ends, then the medians and the ratio vpcmesh / reference wireguard-go.
 //
-// Needs root; e2e/throughput.sh installs what it needs and runs it:
+// -legs chooses the legs; vpcmesh-plain, not among the default ones, is
+// vpcmesh as a plain site-to-site link without translation.
 //
-//	go run ./e2e/throughput -rounds 5 -seconds 5
+// Needs root and bin/vpcmesh; e2e/throughput.sh installs what it needs,
+// builds both and runs it. By hand:
+//
+//	go build -o bin/vpcmesh ./cmd/vpcmesh && go run ./e2e/throughput -rounds 5 -seconds 5
 //
 // It exits 1 when a leg could not be set up or a run carried no traffic,
 // 2 on wrong usage; a low ratio is a measurement, not a failure.
