@@ -1,0 +1,71 @@
+package discovery
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// Admission runs on the WireGuard port, before any tunnel exists (DESIGN
+// §5): a joiner sends a Join with its node record; the gateway it contacts
+// verifies it, adds the joiner as a WireGuard peer and answers with a
+// Welcome carrying its own record and the joiner's address as it saw it
+// (the joiner's reflexive endpoint). Gossip then runs through the tunnel.
+//
+// Wire format: the control byte, the message type, then for a Welcome the
+// observed address (16-byte IPv6 or IPv4-mapped address, 2-byte port), then
+// the record as it travels (see Identity.Sign).
+
+// MsgType is an admission message's type.
+type MsgType byte
+
+const (
+	MsgJoin    MsgType = 1
+	MsgWelcome MsgType = 2
+)
+
+// Control is a decoded admission message.
+type Control struct {
+	Type     MsgType
+	Observed netip.AddrPort // Welcome only: the joiner as the answering gateway saw it
+	Record   []byte         // the sender's node record, to Verify
+}
+
+// Encode writes the message as a control packet.
+func (c Control) Encode() []byte {
+	b := []byte{tunnel.ControlByte, byte(c.Type)}
+	if c.Type == MsgWelcome {
+		a := c.Observed.Addr().As16()
+		b = append(b, a[:]...)
+		b = binary.BigEndian.AppendUint16(b, c.Observed.Port())
+	}
+	return append(b, c.Record...)
+}
+
+// DecodeControl parses a control packet. The record is not verified here.
+func DecodeControl(pkt []byte) (Control, error) {
+	if len(pkt) < 2 || pkt[0] != tunnel.ControlByte {
+		return Control{}, errors.New("not a control packet")
+	}
+	c := Control{Type: MsgType(pkt[1])}
+	rest := pkt[2:]
+	switch c.Type {
+	case MsgJoin:
+	case MsgWelcome:
+		if len(rest) < 18 {
+			return Control{}, errors.New("welcome: too short")
+		}
+		addr := netip.AddrFrom16([16]byte(rest[:16])).Unmap()
+		c.Observed = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(rest[16:18]))
+		rest = rest[18:]
+	default:
+		return Control{}, errors.New("unknown control message type")
+	}
+	if len(rest) == 0 {
+		return Control{}, errors.New("no record")
+	}
+	c.Record = rest
+	return c, nil
+}

@@ -1,0 +1,410 @@
+package discovery
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+)
+
+// GossipPort is memberlist's port on every gateway's overlay address.
+const GossipPort = 7946
+
+// GossipConfig configures a gateway's membership.
+type GossipConfig struct {
+	Identity *Identity
+	Root     cert.Root
+	Overlay  netip.Addr // memberlist binds here: gossip rides the tunnels
+	Port     int        // 0: GossipPort
+	// Transport replaces the network, for in-process tests. With the real
+	// network a member must gossip from the overlay address its
+	// certificate names, which WireGuard's allowed IPs vouch for.
+	Transport memberlist.Transport
+	// OnChange is called, and must not block, whenever the set of live,
+	// verified nodes may have changed.
+	OnChange func()
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// Gossip is a gateway's view of the mesh: memberlist for liveness, signed
+// node records (exchanged by push/pull and broadcasts, not in the 512-byte
+// node meta) for everything else.
+type Gossip struct {
+	cfg   GossipConfig
+	name  string
+	ml    *memberlist.Memberlist
+	queue *memberlist.TransmitLimitedQueue
+
+	mu      sync.Mutex
+	records map[string]*Node // newest verified record per node, own included
+	refused map[string]uint64
+	bytes   Traffic
+}
+
+// Traffic counts what the record exchange moved, for the scale test.
+type Traffic struct {
+	BroadcastBytes, StateBytesOut, StateBytesIn uint64
+}
+
+// StartGossip starts memberlist and publishes this gateway's record (its
+// Name and Version are filled in).
+func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Port == 0 {
+		cfg.Port = GossipPort
+	}
+	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{}}
+	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
+	if err := g.Publish(rec); err != nil {
+		return nil, err
+	}
+	ml, err := memberlist.Create(g.memberlistConfig())
+	if err != nil {
+		return nil, fmt.Errorf("gossip on %s: %w", net.JoinHostPort(cfg.Overlay.String(), strconv.Itoa(cfg.Port)), err)
+	}
+	g.ml = ml
+	return g, nil
+}
+
+// memberlistConfig tunes memberlist for a mesh of gateways over tunnels:
+// probes every second, a dead node declared after a few seconds of
+// suspicion rather than the LAN default's longer multiples.
+func (g *Gossip) memberlistConfig() *memberlist.Config {
+	c := memberlist.DefaultLANConfig()
+	c.Name = g.name
+	c.BindAddr = g.cfg.Overlay.String()
+	c.BindPort = g.cfg.Port
+	c.AdvertiseAddr = g.cfg.Overlay.String()
+	c.AdvertisePort = g.cfg.Port
+	c.ProbeInterval = time.Second
+	c.ProbeTimeout = 500 * time.Millisecond
+	c.SuspicionMult = 3
+	c.GossipInterval = 100 * time.Millisecond
+	c.PushPullInterval = 10 * time.Second
+	c.TCPTimeout = 3 * time.Second
+	c.DeadNodeReclaimTime = time.Second // a restarted gateway comes back under its name at once
+	c.UDPBufferSize = 1350              // one datagram inside the tunnel's MTU
+	c.Delegate = (*delegate)(g)
+	c.Events = (*events)(g)
+	c.Logger = log.New(slogWriter{g.cfg.Log}, "", 0)
+	if g.cfg.Transport != nil {
+		c.Transport = g.cfg.Transport
+	}
+	return c
+}
+
+// Join contacts gateways by overlay address (reached through their
+// tunnels) and returns how many answered.
+func (g *Gossip) Join(overlays ...netip.Addr) (int, error) {
+	addrs := make([]string, len(overlays))
+	for i, a := range overlays {
+		addrs[i] = net.JoinHostPort(a.String(), strconv.Itoa(g.cfg.Port))
+	}
+	return g.ml.Join(addrs)
+}
+
+// JoinAddrs is Join with memberlist addresses, for in-process transports.
+func (g *Gossip) JoinAddrs(addrs ...string) (int, error) { return g.ml.Join(addrs) }
+
+// Addr is this node's memberlist address.
+func (g *Gossip) Addr() string {
+	n := g.ml.LocalNode()
+	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+}
+
+// Publish signs and spreads a new version of this gateway's record; its
+// Name and Version are filled in.
+func (g *Gossip) Publish(rec Record) error {
+	g.mu.Lock()
+	version := uint64(g.cfg.Now().UnixNano())
+	if old := g.records[g.name]; old != nil {
+		version = max(version, old.Version+1)
+	}
+	g.mu.Unlock()
+	rec.Name, rec.Version = g.name, version
+	data, err := g.cfg.Identity.Sign(rec)
+	if err != nil {
+		return err
+	}
+	n, err := Verify(g.cfg.Root, data, g.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("own record does not verify against the mesh root: %w", err)
+	}
+	g.mu.Lock()
+	g.records[g.name] = n
+	g.mu.Unlock()
+	g.queue.QueueBroadcast(recordBroadcast{n})
+	return nil
+}
+
+// Self is this gateway's own current record.
+func (g *Gossip) Self() *Node {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.records[g.name]
+}
+
+// Nodes returns the other gateways that are alive (or only suspected) in
+// memberlist and have a verified, unexpired record that is not leaving.
+func (g *Gossip) Nodes() []*Node {
+	now := g.cfg.Now()
+	members := g.ml.Members()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*Node
+	for _, m := range members {
+		n := g.records[m.Name]
+		switch {
+		case m.Name == g.name || n == nil || n.Leaving || now.After(n.NotAfter):
+			continue
+		case m.State != memberlist.StateAlive && m.State != memberlist.StateSuspect:
+			continue
+		case g.cfg.Transport == nil && !sameAddr(m.Addr, n.Overlay):
+			continue
+		}
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func sameAddr(ip net.IP, a netip.Addr) bool {
+	b, ok := netip.AddrFromSlice(ip)
+	return ok && b.Unmap() == a
+}
+
+// Known returns every verified record held, live or not, except our own:
+// what a restart rejoins through.
+func (g *Gossip) Known() []*Node {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*Node
+	for name, n := range g.records {
+		if name != g.name {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Refused returns how many records were refused, by reason.
+func (g *Gossip) Refused() map[string]uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]uint64, len(g.refused))
+	for k, v := range g.refused {
+		out[k] = v
+	}
+	return out
+}
+
+// Count records a refusal seen outside gossip (admission).
+func (g *Gossip) Count(err error) {
+	var re *RefusedError
+	reason := RefusedMalformed
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	g.mu.Lock()
+	g.refused[reason]++
+	g.mu.Unlock()
+}
+
+// Traffic returns the bytes moved by the record exchange so far.
+func (g *Gossip) Traffic() Traffic {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.bytes
+}
+
+// NumMembers is memberlist's count of live members, this one included.
+func (g *Gossip) NumMembers() int { return g.ml.NumMembers() }
+
+// Leave announces a clean stop and waits up to timeout for it to spread,
+// then stops gossiping.
+func (g *Gossip) Leave(timeout time.Duration) error {
+	err := g.ml.Leave(timeout)
+	return errors.Join(err, g.Shutdown())
+}
+
+// Shutdown stops gossiping without a goodbye, as a crash would.
+func (g *Gossip) Shutdown() error {
+	return g.ml.Shutdown()
+}
+
+// accept verifies a record and keeps it when it is newer than what we hold.
+// It returns the node when it was new.
+func (g *Gossip) accept(data []byte) *Node {
+	name, version, ok := peek(data)
+	if !ok {
+		g.Count(refused(RefusedMalformed, errors.New("bad record")))
+		return nil
+	}
+	g.mu.Lock()
+	old := g.records[name]
+	g.mu.Unlock()
+	if name == g.name || (old != nil && old.Version >= version) {
+		return nil
+	}
+	n, err := Verify(g.cfg.Root, data, g.cfg.Now())
+	if err != nil {
+		g.Count(err)
+		g.cfg.Log.Debug("record refused", "err", err)
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old := g.records[n.Name]; old != nil && old.Version >= n.Version {
+		return nil
+	}
+	g.records[n.Name] = n
+	return n
+}
+
+// peek reads a record's name and version without verifying it, so that
+// records already held are not verified again.
+func peek(data []byte) (string, uint64, bool) {
+	_, body, _, err := split(data)
+	if err != nil {
+		return "", 0, false
+	}
+	var r struct {
+		Name    string `json:"name"`
+		Version uint64 `json:"version"`
+	}
+	if json.Unmarshal(body, &r) != nil || r.Name == "" {
+		return "", 0, false
+	}
+	return r.Name, r.Version, true
+}
+
+func (g *Gossip) changed() {
+	if g.cfg.OnChange != nil {
+		g.cfg.OnChange()
+	}
+}
+
+func (g *Gossip) numNodes() int {
+	if g.ml == nil {
+		return 1
+	}
+	return g.ml.NumMembers()
+}
+
+// delegate is memberlist's view of the record exchange.
+type delegate Gossip
+
+func (d *delegate) NodeMeta(limit int) []byte { return nil }
+
+// NotifyMsg gets a broadcast record; a new one is passed on.
+func (d *delegate) NotifyMsg(b []byte) {
+	g := (*Gossip)(d)
+	if n := g.accept(b); n != nil {
+		g.queue.QueueBroadcast(recordBroadcast{n})
+		g.changed()
+	}
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	g := (*Gossip)(d)
+	msgs := g.queue.GetBroadcasts(overhead, limit)
+	var n uint64
+	for _, m := range msgs {
+		n += uint64(len(m))
+	}
+	g.mu.Lock()
+	g.bytes.BroadcastBytes += n
+	g.mu.Unlock()
+	return msgs
+}
+
+// LocalState is every record held, each prefixed by its length.
+func (d *delegate) LocalState(join bool) []byte {
+	g := (*Gossip)(d)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var b bytes.Buffer
+	for _, n := range g.records {
+		binary.Write(&b, binary.BigEndian, uint32(len(n.Encoded)))
+		b.Write(n.Encoded)
+	}
+	g.bytes.StateBytesOut += uint64(b.Len())
+	return b.Bytes()
+}
+
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	g := (*Gossip)(d)
+	g.mu.Lock()
+	g.bytes.StateBytesIn += uint64(len(buf))
+	g.mu.Unlock()
+	changed := false
+	for len(buf) >= 4 {
+		n := binary.BigEndian.Uint32(buf)
+		if uint64(len(buf)-4) < uint64(n) {
+			g.Count(refused(RefusedMalformed, errors.New("truncated state")))
+			break
+		}
+		// New records are passed on as broadcasts too: push/pull alone
+		// would leave them to the next, rare, exchange.
+		if rec := g.accept(buf[4 : 4+n]); rec != nil {
+			g.queue.QueueBroadcast(recordBroadcast{rec})
+			changed = true
+		}
+		buf = buf[4+n:]
+	}
+	if changed {
+		g.changed()
+	}
+}
+
+// events turns memberlist's membership events into change notices.
+type events Gossip
+
+func (e *events) NotifyJoin(*memberlist.Node)   { (*Gossip)(e).changed() }
+func (e *events) NotifyLeave(*memberlist.Node)  { (*Gossip)(e).changed() }
+func (e *events) NotifyUpdate(*memberlist.Node) { (*Gossip)(e).changed() }
+
+// recordBroadcast is one node's record in the broadcast queue; a newer
+// record of the same node replaces it.
+type recordBroadcast struct{ n *Node }
+
+func (b recordBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	ob, ok := o.(recordBroadcast)
+	return ok && ob.n.Name == b.n.Name
+}
+func (b recordBroadcast) Name() string    { return b.n.Name }
+func (b recordBroadcast) Message() []byte { return b.n.Encoded }
+func (b recordBroadcast) Finished()       {}
+
+// slogWriter sends memberlist's log lines to slog at debug level; its
+// "[WARN]"-style prefixes are kept in the message.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug(string(bytes.TrimRight(p, "\n")), "subsystem", "memberlist")
+	return len(p), nil
+}
+
+var _ io.Writer = slogWriter{}

@@ -1,0 +1,213 @@
+package discovery
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+)
+
+// A node record is what a gateway says about itself beyond its certificate:
+// where it can be reached, and how recent that is. It travels with the
+// certificate chain, signed by the signing key the certificate names, so
+// that any gateway can check it against the mesh root alone, whoever
+// relayed it (DESIGN §5).
+
+// Record is the signed part of a node record.
+type Record struct {
+	Name string `json:"name"`
+	// Version orders a node's records: a receiver keeps the highest. It is
+	// the node's start time in nanoseconds, plus one per change since.
+	Version   uint64           `json:"version"`
+	Endpoints []netip.AddrPort `json:"endpoints,omitempty"` // candidates, best first
+	// Members are the sources on the node's sites that use a project's
+	// routes, by wire address: replies must find their way back to them.
+	Members []Member `json:"members,omitempty"`
+	Leaving bool     `json:"leaving,omitempty"` // a clean stop is under way
+}
+
+// Member is one member source of a site, as it appears on the wire.
+type Member struct {
+	Site    string       `json:"site"`
+	Project string       `json:"project"`
+	Wire    netip.Prefix `json:"wire"`
+}
+
+// Node is a verified node record: its certificate's facts and its record.
+type Node struct {
+	Record
+	WireGuardKey string
+	Overlay      netip.Addr
+	Sites        []cert.Site
+	NotAfter     time.Time
+	Encoded      []byte // the record as it travels, to pass it on unchanged
+}
+
+// recordDomain separates record signatures from every other use of the key.
+const recordDomain = "vpcmesh record v1\x00"
+
+// Identity is this gateway's certificate chain and signing key.
+type Identity struct {
+	Chain []*cert.Cert
+	Key   ed25519.PrivateKey
+}
+
+// Leaf is the gateway's own certificate.
+func (id *Identity) Leaf() *cert.Cert { return id.Chain[0] }
+
+// Sign encodes and signs rec, with the chain, as it travels.
+func (id *Identity) Sign(rec Record) ([]byte, error) {
+	if rec.Name != id.Leaf().Body.Name {
+		return nil, fmt.Errorf("record for %q signed by the certificate of %q", rec.Name, id.Leaf().Body.Name)
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	chain := cert.MarshalChain(id.Chain)
+	if len(chain) > 0xffff || len(body) > 0xffff {
+		return nil, errors.New("record too large")
+	}
+	sig := ed25519.Sign(id.Key, append([]byte(recordDomain), body...))
+	var b bytes.Buffer
+	b.Grow(4 + len(chain) + len(body) + len(sig))
+	binary.Write(&b, binary.BigEndian, uint16(len(chain)))
+	b.Write(chain)
+	binary.Write(&b, binary.BigEndian, uint16(len(body)))
+	b.Write(body)
+	b.Write(sig)
+	return b.Bytes(), nil
+}
+
+// Why a record was refused, for counting.
+const (
+	RefusedMalformed   = "malformed"
+	RefusedUntrusted   = "untrusted"   // chain not from this mesh's root, or a bad signature
+	RefusedExpired     = "expired"     // certificate outside its validity
+	RefusedConstraint  = "constraint"  // certificate exceeds what its issuer may grant
+	RefusedRecordSig   = "record_sig"  // record not signed by the certificate's key
+	RefusedWrongName   = "wrong_name"  // record names another node than its certificate
+	RefusedNotAGateway = "not_gateway" // leaf is not a gateway certificate
+)
+
+// RefusedError says why a record was refused; Reason is one of the
+// Refused constants.
+type RefusedError struct {
+	Reason string
+	Err    error
+}
+
+func (e *RefusedError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+func refused(reason string, err error) error { return &RefusedError{reason, err} }
+
+// Verify decodes a record as it travels and checks it against the root at
+// time now: the certificate chain, then the record's signature by the key
+// the certificate names.
+func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
+	chainBytes, body, sig, err := split(data)
+	if err != nil {
+		return nil, refused(RefusedMalformed, err)
+	}
+	chain, err := cert.ParseChain(chainBytes)
+	if err != nil {
+		return nil, refused(RefusedMalformed, err)
+	}
+	leaf, err := root.Verify(chain, now)
+	if err != nil {
+		return nil, refused(chainReason(err), err)
+	}
+	if leaf.Body.Kind != cert.KindGateway {
+		return nil, refused(RefusedNotAGateway, fmt.Errorf("certificate of %q is a %s certificate", leaf.Body.Name, leaf.Body.Kind))
+	}
+	if !ed25519.Verify(leaf.Body.SigningKey, append([]byte(recordDomain), body...), sig) {
+		return nil, refused(RefusedRecordSig, fmt.Errorf("record of %q: signature does not verify", leaf.Body.Name))
+	}
+	var rec Record
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil || dec.More() {
+		return nil, refused(RefusedMalformed, fmt.Errorf("record of %q: %v", leaf.Body.Name, err))
+	}
+	if rec.Name != leaf.Body.Name {
+		return nil, refused(RefusedWrongName, fmt.Errorf("record names %q, certificate %q", rec.Name, leaf.Body.Name))
+	}
+	for _, m := range rec.Members {
+		if !memberAllowed(leaf.Body.Sites, m) {
+			return nil, refused(RefusedConstraint, fmt.Errorf("record of %q: member %s of site %q is outside the site's certified networks", rec.Name, m.Wire, m.Site))
+		}
+	}
+	return &Node{
+		Record:       rec,
+		WireGuardKey: leaf.Body.WireGuardKey,
+		Overlay:      leaf.Body.Overlay,
+		Sites:        leaf.Body.Sites,
+		NotAfter:     leaf.Body.NotAfter,
+		Encoded:      slices.Clone(data),
+	}, nil
+}
+
+// memberAllowed reports whether m lies in its site's certified networks, as
+// a real (unmapped) or a wire address.
+func memberAllowed(sites []cert.Site, m Member) bool {
+	for _, s := range sites {
+		if s.Name != m.Site {
+			continue
+		}
+		for _, c := range s.CIDRs {
+			if c.Bits() <= m.Wire.Bits() && c.Contains(m.Wire.Addr()) {
+				return true
+			}
+		}
+		for _, e := range s.Exports {
+			if e.Wire.Bits() <= m.Wire.Bits() && e.Wire.Contains(m.Wire.Addr()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func chainReason(err error) string {
+	switch {
+	case errors.Is(err, cert.ErrExpired):
+		return RefusedExpired
+	case errors.Is(err, cert.ErrConstraint):
+		return RefusedConstraint
+	case errors.Is(err, cert.ErrMalformed):
+		return RefusedMalformed
+	}
+	return RefusedUntrusted
+}
+
+// split takes a record as it travels apart: u16 length, chain, u16 length,
+// body, then the ed25519 signature to the end.
+func split(data []byte) (chain, body, sig []byte, err error) {
+	next := func() ([]byte, bool) {
+		if len(data) < 2 {
+			return nil, false
+		}
+		n := int(binary.BigEndian.Uint16(data))
+		if len(data) < 2+n {
+			return nil, false
+		}
+		part := data[2 : 2+n]
+		data = data[2+n:]
+		return part, true
+	}
+	var ok1, ok2 bool
+	chain, ok1 = next()
+	body, ok2 = next()
+	if !ok1 || !ok2 || len(data) != ed25519.SignatureSize {
+		return nil, nil, nil, errors.New("record: bad framing")
+	}
+	return chain, body, data, nil
+}

@@ -1,0 +1,117 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// At least 200 gateways on memberlist's in-memory transport, each joined
+// through the first one only, end up holding every other gateway's
+// verified record; a gateway of another mesh is seen by memberlist but
+// never trusted.
+func TestGossipConvergesAt200Nodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 in-process gateways take about a minute")
+	}
+	const n = 200
+	m := newTestMesh(t)
+	network := &memberlist.MockNetwork{}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := func(id *Identity, root *testMesh) *Gossip {
+		g, err := StartGossip(GossipConfig{
+			Identity: id, Root: root.root, Log: quiet,
+			Transport: network.NewTransport(id.Leaf().Body.Name),
+		}, Record{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Shutdown() })
+		return g
+	}
+	var nodes []*Gossip
+	began := time.Now()
+	for i := range n {
+		g := start(m.issue(t, i+1, time.Now().Add(time.Hour)), m)
+		if i > 0 {
+			if _, err := g.JoinAddrs(nodes[0].Addr()); err != nil {
+				t.Fatalf("node %d join: %v", i, err)
+			}
+		}
+		nodes = append(nodes, g)
+	}
+	joined := time.Since(began)
+	other := newTestMesh(t)
+	stranger := start(other.issue(t, 999, time.Now().Add(time.Hour)), other)
+	if _, err := stranger.JoinAddrs(nodes[0].Addr()); err != nil {
+		t.Fatal(err)
+	}
+
+	everywhere := func(want int, limit time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
+		defer cancel()
+		for {
+			behind := 0
+			for _, g := range nodes {
+				if len(g.Nodes()) != want {
+					behind++
+				}
+			}
+			if behind == 0 {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%d of %d nodes still without every record after %v", behind, len(nodes), limit)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	if err := everywhere(n-1, 150*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	converged := time.Since(began)
+	// The figure that matters once a mesh runs: one more gateway joins
+	// through one member and every other gateway holds its record.
+	before := nodes[0].Traffic()
+	late := time.Now()
+	newcomer := start(m.issue(t, n+1, time.Now().Add(time.Hour)), m)
+	if _, err := newcomer.JoinAddrs(nodes[0].Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := everywhere(n, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	lateJoin := time.Since(late)
+	after := nodes[0].Traffic()
+	nodes = append(nodes, newcomer)
+
+	var traffic Traffic
+	refused := uint64(0)
+	for _, g := range nodes {
+		tr := g.Traffic()
+		traffic.BroadcastBytes += tr.BroadcastBytes
+		traffic.StateBytesOut += tr.StateBytesOut
+		refused += g.Refused()[RefusedUntrusted]
+		for _, o := range g.Nodes() {
+			if o.Name == "gw-999" {
+				t.Fatalf("%s trusts the other mesh's gateway", g.name)
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("no gateway counted the other mesh's record as refused")
+	}
+	t.Logf("%d gateways started together: joined in %v, every record everywhere after %v; per node %s of broadcasts and %s of push/pull state sent; the other mesh's record refused %d times",
+		n, joined.Round(time.Millisecond), converged.Round(time.Millisecond),
+		kib(traffic.BroadcastBytes/uint64(n)), kib(traffic.StateBytesOut/uint64(n)), refused)
+	t.Logf("gateway %d joining the running mesh: its record everywhere after %v; the contacted node sent %s of broadcasts and %s of push/pull state for it",
+		n+1, lateJoin.Round(time.Millisecond), kib(after.BroadcastBytes-before.BroadcastBytes), kib(after.StateBytesOut-before.StateBytesOut))
+}
+
+func kib(b uint64) string { return fmt.Sprintf("%.1f KiB", float64(b)/1024) }
