@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
@@ -19,16 +20,20 @@ type Desired struct {
 	Peers   []tunnel.Peer
 	Routes  []routing.Route
 	Names   map[tunnel.Key]string // peer key → configured name, for status
+	// Projects are the remote wire prefixes gossip brought, by project:
+	// added to the packet rules PacketPolicy derives from the config.
+	Projects  []nat.ProjectRoute
+	Conflicts []string // announcements refused, and why
 }
 
 // Resolver turns a configured "host:port" into an address.
 type Resolver func(ctx context.Context, hostport string) (netip.AddrPort, error)
 
-// Compute derives the desired state from a validated config. A peer whose
-// endpoint does not resolve is still installed, without an endpoint (it can
-// still dial us), and the problem is returned as a warning; the next resync
-// tries again.
-func Compute(ctx context.Context, cfg *configs.Config, resolve Resolver) (Desired, []string) {
+// Compute derives the desired state from a validated config and what is
+// known of the other gateways. A static peer whose endpoint does not
+// resolve is still installed, without an endpoint (it can still dial us),
+// and the problem is returned as a warning; the next resync tries again.
+func Compute(ctx context.Context, cfg *configs.Config, resolve Resolver, v View) (Desired, []string) {
 	d := Desired{
 		Address: netip.PrefixFrom(cfg.Node.OverlayAddress, 32),
 		Names:   map[tunnel.Key]string{},
@@ -48,6 +53,13 @@ func Compute(ctx context.Context, cfg *configs.Config, resolve Resolver) (Desire
 			d.Routes = append(d.Routes, routing.Route{Dst: pfx})
 		}
 	}
+	r := fromView(cfg, v)
+	d.Peers = append(d.Peers, r.peers...)
+	d.Routes = append(d.Routes, r.routes...)
+	for k, n := range r.names {
+		d.Names[k] = n
+	}
+	d.Projects, d.Conflicts = r.projects, r.conflicts
 	return d, warnings
 }
 

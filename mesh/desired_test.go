@@ -44,7 +44,7 @@ func TestComputeStaticPeers(t *testing.T) {
 		}
 		return netip.AddrPort{}, errors.New("no such host")
 	}
-	d, warnings := Compute(context.Background(), cfg, resolve)
+	d, warnings := Compute(context.Background(), cfg, resolve, View{})
 	if len(warnings) != 0 {
 		t.Errorf("warnings: %v", warnings)
 	}
@@ -83,7 +83,7 @@ func TestComputeUnresolvedEndpointWarns(t *testing.T) {
 	fail := func(context.Context, string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, errors.New("no such host")
 	}
-	d, warnings := Compute(context.Background(), cfg, fail)
+	d, warnings := Compute(context.Background(), cfg, fail, View{})
 	if len(d.Peers) != 2 || d.Peers[0].Endpoint.IsValid() {
 		t.Errorf("peers = %+v", d.Peers)
 	}

@@ -1,0 +1,220 @@
+package mesh
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/nat"
+	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// View is what gossip and admission know about the other gateways: the
+// input, besides the config, of the reconciler.
+type View struct {
+	Nodes []*discovery.Node
+	// Observed is where admission last heard from a gateway: the endpoint
+	// to use when its record offers none (it is behind NAT).
+	Observed map[string]netip.AddrPort
+}
+
+// remote is what the other gateways add to the desired state.
+type remote struct {
+	peers     []tunnel.Peer
+	routes    []routing.Route
+	projects  []nat.ProjectRoute
+	names     map[tunnel.Key]string
+	conflicts []string
+}
+
+// claim is one wire prefix a gateway announces for a project.
+type claim struct {
+	node, site string
+	priority   int
+	project    string
+	wire       netip.Prefix
+}
+
+// fromView turns the other gateways into peers, routes and project routes.
+// Wire prefixes must be unique in the mesh; when two gateways of different
+// sites announce overlapping ones, every gateway picks the same winner (the
+// smaller site name, then node name) and reports the loser. Prefixes that
+// overlap this gateway's own networks, exports, static peers or the
+// overlay range are refused here, whoever announces them: locally, local
+// configuration wins. Two gateways of one site (an HA group) announce the
+// same prefixes; the higher priority carries them.
+func fromView(cfg *configs.Config, v View) remote {
+	r := remote{names: map[tunnel.Key]string{}}
+	reserved := localReserved(cfg)
+	seenKey := map[tunnel.Key]string{}
+	for _, p := range cfg.Peers {
+		if k, err := tunnel.ParseKey(p.PublicKey); err == nil {
+			seenKey[k] = "static peer " + p.Name
+		}
+	}
+	seenOverlay := map[netip.Addr]string{cfg.Node.OverlayAddress: cfg.Node.Name}
+	var nodes []*discovery.Node
+	for _, n := range v.Nodes {
+		key, err := tunnel.ParseKey(n.WireGuardKey)
+		switch {
+		case n.Name == cfg.Node.Name:
+			continue
+		case err != nil:
+			r.conflicts = append(r.conflicts, fmt.Sprintf("gateway %s: WireGuard key: %v", n.Name, err))
+			continue
+		case seenKey[key] != "":
+			r.conflicts = append(r.conflicts, fmt.Sprintf("gateway %s has the WireGuard key of %s; ignored", n.Name, seenKey[key]))
+			continue
+		case seenOverlay[n.Overlay] != "":
+			r.conflicts = append(r.conflicts, fmt.Sprintf("gateway %s has the overlay address %s of %s; ignored", n.Name, n.Overlay, seenOverlay[n.Overlay]))
+			continue
+		}
+		seenKey[key], seenOverlay[n.Overlay] = n.Name, n.Name
+		nodes = append(nodes, n)
+	}
+	won := pickClaims(nodes, reserved, &r.conflicts)
+	for _, n := range nodes {
+		key, _ := tunnel.ParseKey(n.WireGuardKey)
+		p := tunnel.Peer{
+			PublicKey:  key,
+			Endpoint:   endpointOf(n, v.Observed),
+			AllowedIPs: []netip.Prefix{netip.PrefixFrom(n.Overlay, 32)},
+			Keepalive:  cfg.Node.PersistentKeepalive,
+		}
+		for _, c := range won[n.Name] {
+			if !slices.Contains(p.AllowedIPs, c.wire) {
+				p.AllowedIPs = append(p.AllowedIPs, c.wire)
+				r.routes = append(r.routes, routing.Route{Dst: c.wire})
+			}
+			r.projects = append(r.projects, nat.ProjectRoute{Project: c.project, Wire: c.wire})
+		}
+		r.peers = append(r.peers, p)
+		r.names[key] = n.Name
+	}
+	if len(nodes) > 0 {
+		r.routes = append(r.routes, routing.Route{Dst: cfg.Mesh.OverlayRange})
+	}
+	return r
+}
+
+// endpointOf is where to send to n: its first candidate, else where
+// admission heard from it; zero when neither (it will dial us).
+func endpointOf(n *discovery.Node, observed map[string]netip.AddrPort) netip.AddrPort {
+	if len(n.Endpoints) > 0 {
+		return n.Endpoints[0]
+	}
+	return observed[n.Name]
+}
+
+// claimsOf lists what a node announces: its exports and its members, by
+// wire prefix.
+func claimsOf(n *discovery.Node) []claim {
+	var cs []claim
+	for _, s := range n.Sites {
+		for _, e := range s.Exports {
+			cs = append(cs, claim{n.Name, s.Name, s.Priority, e.Project, e.Wire.Masked()})
+		}
+	}
+	for _, m := range n.Members {
+		cs = append(cs, claim{n.Name, m.Site, 0, m.Project, m.Wire.Masked()})
+	}
+	return cs
+}
+
+// pickClaims decides, for every wire prefix announced, which node carries
+// it, and reports the ones refused.
+func pickClaims(nodes []*discovery.Node, reserved *bart.Table[string], conflicts *[]string) map[string][]claim {
+	var all []claim
+	for _, n := range nodes {
+		all = append(all, claimsOf(n)...)
+	}
+	// The order decides every conflict, the same on every gateway: site
+	// name, then the HA group's priority (higher first), then node name.
+	slices.SortStableFunc(all, func(a, b claim) int {
+		return cmp.Or(cmp.Compare(a.site, b.site), cmp.Compare(b.priority, a.priority),
+			cmp.Compare(a.node, b.node), a.wire.Addr().Compare(b.wire.Addr()), cmp.Compare(a.wire.Bits(), b.wire.Bits()))
+	})
+	var taken bart.Table[claim]
+	won := map[string][]claim{}
+	for _, c := range all {
+		if what, ok := overlapping(reserved, c.wire); ok {
+			*conflicts = append(*conflicts, fmt.Sprintf("gateway %s announces %s (site %s, project %s), which overlaps %s here; refused",
+				c.node, c.wire, c.site, c.project, what))
+			continue
+		}
+		if prev, ok := firstOverlap(&taken, c.wire); ok {
+			switch {
+			case prev.node == c.node:
+				// One node's prefix in several projects: one route.
+			case prev.site == c.site:
+				continue // the HA group's other member carries it
+			default:
+				*conflicts = append(*conflicts, fmt.Sprintf("wire prefix %s of gateway %s (site %s) overlaps %s of gateway %s (site %s); %s wins",
+					c.wire, c.node, c.site, prev.wire, prev.node, prev.site, prev.node))
+				continue
+			}
+			if prev.wire != c.wire {
+				continue
+			}
+		} else {
+			taken.Insert(c.wire, c)
+		}
+		won[c.node] = append(won[c.node], c)
+	}
+	return won
+}
+
+// firstOverlap returns a claim already taken that overlaps p.
+func firstOverlap(t *bart.Table[claim], p netip.Prefix) (claim, bool) {
+	if c, ok := t.Get(p); ok {
+		return c, true
+	}
+	if _, c, ok := t.LookupPrefixLPM(p); ok {
+		return c, true
+	}
+	for _, c := range t.Subnets(p) {
+		return c, true
+	}
+	return claim{}, false
+}
+
+func overlapping(t *bart.Table[string], p netip.Prefix) (string, bool) {
+	if s, ok := t.Get(p); ok {
+		return s, true
+	}
+	if _, s, ok := t.LookupPrefixLPM(p); ok {
+		return s, true
+	}
+	for _, s := range t.Subnets(p) {
+		return s, true
+	}
+	return "", false
+}
+
+// localReserved holds the prefixes local configuration owns.
+func localReserved(cfg *configs.Config) *bart.Table[string] {
+	var t bart.Table[string]
+	t.Insert(cfg.Mesh.OverlayRange, "mesh.overlay_range")
+	for _, s := range cfg.Sites {
+		for _, c := range s.CIDRs {
+			t.Insert(c, "site "+s.Name)
+		}
+		for _, e := range s.Exports {
+			t.Insert(e.Wire(), "an export of site "+s.Name)
+		}
+	}
+	for _, p := range cfg.Peers {
+		for _, pfx := range p.Prefixes {
+			if !cfg.Mesh.OverlayRange.Overlaps(pfx) {
+				t.Insert(pfx, "static peer "+p.Name)
+			}
+		}
+	}
+	return &t
+}

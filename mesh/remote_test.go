@@ -1,0 +1,161 @@
+package mesh
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// gossipGW is the local gateway of these tests: office 192.168.0.0/24,
+// member pc-a of alpha, and one static peer.
+const gossipGW = header + `
+[[site]]
+name = "office"
+cidrs = ["192.168.0.0/24"]
+[[site.member]]
+project = "alpha"
+sources = ["192.168.0.50/32"]
+[[peer]]
+name = "branch"
+public_key = "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="
+prefixes = ["172.16.5.0/24"]
+`
+
+type nodeSpec struct {
+	name, site string
+	priority   int
+	overlay    string
+	exports    []string // "project=wire"
+	endpoint   string
+}
+
+func node(t *testing.T, s nodeSpec) *discovery.Node {
+	t.Helper()
+	k, err := tunnel.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := cert.Site{Name: s.site, Priority: s.priority}
+	for _, e := range s.exports {
+		project, wire, _ := strings.Cut(e, "=")
+		w := netip.MustParsePrefix(wire)
+		site.CIDRs = append(site.CIDRs, w)
+		site.Exports = append(site.Exports, cert.Export{Project: project, CIDR: w, Wire: w})
+	}
+	n := &discovery.Node{
+		Record:       discovery.Record{Name: s.name},
+		WireGuardKey: k.Public().String(),
+		Overlay:      netip.MustParseAddr(s.overlay),
+		Sites:        []cert.Site{site},
+	}
+	if s.endpoint != "" {
+		n.Endpoints = []netip.AddrPort{netip.MustParseAddrPort(s.endpoint)}
+	}
+	return n
+}
+
+func TestFromView(t *testing.T) {
+	cfg, err := configs.Parse("gw.toml", []byte(gossipGW))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		nodes    []nodeSpec
+		observed map[string]string
+		// want: node → allowed IPs (space separated); conflicts: substrings
+		want      map[string]string
+		conflicts []string
+	}{
+		{
+			name: "two VPCs",
+			nodes: []nodeSpec{
+				{"gw-a", "vpc-a", 100, "100.96.0.2", []string{"alpha=100.100.1.0/24"}, "203.0.113.20:51820"},
+				{"gw-b", "vpc-b", 100, "100.96.0.3", []string{"beta=100.100.2.0/25"}, ""},
+			},
+			observed: map[string]string{"gw-b": "198.51.100.7:4000"},
+			want:     map[string]string{"gw-a": "100.96.0.2/32 100.100.1.0/24", "gw-b": "100.96.0.3/32 100.100.2.0/25"},
+		},
+		{
+			name: "same wire prefix from two sites: the smaller site name wins everywhere",
+			nodes: []nodeSpec{
+				{"gw-z", "zulu", 100, "100.96.0.4", []string{"alpha=100.100.1.0/24"}, ""},
+				{"gw-a", "alfa", 100, "100.96.0.2", []string{"alpha=100.100.1.0/25"}, ""},
+			},
+			want:      map[string]string{"gw-a": "100.96.0.2/32 100.100.1.0/25", "gw-z": "100.96.0.4/32"},
+			conflicts: []string{"100.100.1.0/24 of gateway gw-z (site zulu) overlaps 100.100.1.0/25 of gateway gw-a (site alfa); gw-a wins"},
+		},
+		{
+			name: "HA group: the higher priority carries the site",
+			nodes: []nodeSpec{
+				{"gw-a2", "vpc-a", 100, "100.96.0.5", []string{"alpha=100.100.1.0/24"}, ""},
+				{"gw-a1", "vpc-a", 200, "100.96.0.2", []string{"alpha=100.100.1.0/24"}, ""},
+			},
+			want: map[string]string{"gw-a1": "100.96.0.2/32 100.100.1.0/24", "gw-a2": "100.96.0.5/32"},
+		},
+		{
+			name: "a prefix overlapping local networks or a static peer is refused",
+			nodes: []nodeSpec{
+				{"gw-x", "x", 100, "100.96.0.6", []string{"alpha=192.168.0.0/16", "alpha=172.16.5.128/25", "alpha=10.9.0.0/16"}, ""},
+			},
+			want:      map[string]string{"gw-x": "100.96.0.6/32 10.9.0.0/16"},
+			conflicts: []string{"192.168.0.0/16 (site x, project alpha), which overlaps site office", "172.16.5.128/25 (site x, project alpha), which overlaps static peer branch"},
+		},
+		{
+			name: "our own overlay address or name is not a peer",
+			nodes: []nodeSpec{
+				{"gw", "office", 100, "100.96.0.9", nil, ""},
+				{"imposter", "y", 100, "100.96.0.1", []string{"alpha=10.8.0.0/16"}, ""},
+			},
+			want:      map[string]string{},
+			conflicts: []string{"gateway imposter has the overlay address 100.96.0.1 of gw"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := View{Observed: map[string]netip.AddrPort{}}
+			for _, s := range c.nodes {
+				v.Nodes = append(v.Nodes, node(t, s))
+			}
+			for n, ep := range c.observed {
+				v.Observed[n] = netip.MustParseAddrPort(ep)
+			}
+			r := fromView(cfg, v)
+			got := map[string]string{}
+			for _, p := range r.peers {
+				var ips []string
+				for _, a := range p.AllowedIPs {
+					ips = append(ips, a.String())
+				}
+				got[r.names[p.PublicKey]] = strings.Join(ips, " ")
+			}
+			for n, w := range c.want {
+				if got[n] != w {
+					t.Errorf("%s: allowed IPs %q, want %q", n, got[n], w)
+				}
+			}
+			if len(got) != len(c.want) {
+				t.Errorf("peers %v, want %v", got, c.want)
+			}
+			for _, want := range c.conflicts {
+				if !slices.ContainsFunc(r.conflicts, func(s string) bool { return strings.Contains(s, want) }) {
+					t.Errorf("conflicts %q: none says %q", r.conflicts, want)
+				}
+			}
+			if len(c.conflicts) == 0 && len(r.conflicts) > 0 {
+				t.Errorf("unexpected conflicts %q", r.conflicts)
+			}
+			for _, p := range r.peers {
+				if r.names[p.PublicKey] == "gw-b" && p.Endpoint.String() != "198.51.100.7:4000" {
+					t.Errorf("gw-b (no candidates) endpoint %v, want the observed one", p.Endpoint)
+				}
+			}
+		})
+	}
+}
