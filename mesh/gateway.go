@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/tunnel"
@@ -33,6 +36,8 @@ type Gateway struct {
 	dev     *tunnel.Device
 	packets *nat.Wrapper // the nat stage between the TUN and WireGuard
 	mtu     int
+	wgKey   tunnel.Key
+	members *membership // nil unless gossip is on
 
 	mu       sync.Mutex
 	cfg      *configs.Config
@@ -45,6 +50,18 @@ type Gateway struct {
 // forwarding on, the tunnel device open, the overlay address set, peers and
 // routes applied. On error everything it did is undone.
 func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog.Logger) (*Gateway, error) {
+	// Keys and certificates are read first: a bad one changes nothing.
+	key, err := tunnel.ReadKeyFile(cfg.Node.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node.private_key_file: %w", err)
+	}
+	var id *discovery.Identity
+	var root cert.Root
+	if gossipOn(cfg) {
+		if id, root, err = loadIdentity(cfg, key.Public()); err != nil {
+			return nil, err
+		}
+	}
 	if n, err := routing.Flush(); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -53,31 +70,28 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	if err := routing.EnableForwarding(); err != nil {
 		return nil, err
 	}
-	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log)}
-	dev, err := g.openDevice()
-	if err != nil {
+	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
+	if g.dev, err = g.openDevice(); err != nil {
 		return nil, err
 	}
-	g.dev = dev
-	if err := g.up(ctx); err != nil {
+	if err := g.up(ctx, id, root); err != nil {
 		g.Close()
 		return nil, err
 	}
 	return g, nil
 }
 
+// gossipOn says whether the config asks for gossip (mesh.root_file set).
+func gossipOn(cfg *configs.Config) bool { return cfg.Mesh.RootFile != "" }
+
 // openDevice opens the tunnel with the nat stage in its packet path. The
 // stage starts without a table, dropping everything, until the first Sync
 // gives it the rules: no packet passes unchecked.
 func (g *Gateway) openDevice() (*tunnel.Device, error) {
-	key, err := tunnel.ReadKeyFile(g.cfg.Node.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("node.private_key_file: %w", err)
-	}
 	return tunnel.Open(tunnel.Config{
 		Interface:  g.cfg.Node.Interface,
 		MTU:        g.mtu,
-		PrivateKey: key,
+		PrivateKey: g.wgKey,
 		ListenPort: g.cfg.Node.ListenPort,
 		Logger:     g.log.With("subsystem", "tunnel"),
 		Wrap: func(inner tun.Device) tun.Device {
@@ -101,11 +115,22 @@ func tunnelMTU(configured int, log *slog.Logger) int {
 	return max(1280, under-wireguardOverhead)
 }
 
-func (g *Gateway) up(ctx context.Context) error {
+func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root) error {
 	if err := routing.SetupLink(g.dev.Name(), netip.PrefixFrom(g.cfg.Node.OverlayAddress, 32)); err != nil {
 		return err
 	}
-	return g.Sync(ctx)
+	if err := g.Sync(ctx); err != nil {
+		return err
+	}
+	if id == nil {
+		return nil
+	}
+	// Memberlist binds to the overlay address, which now exists.
+	if err := g.startGossip(id, root); err != nil {
+		return err
+	}
+	g.rejoin(ctx)
+	return nil
 }
 
 // Sync recomputes the desired state from the current config and applies it.
@@ -115,17 +140,25 @@ func (g *Gateway) Sync(ctx context.Context) error {
 	return g.apply(ctx, g.cfg)
 }
 
-// apply makes cfg the running config. The packet rules are compiled first:
-// a config whose rules do not compile changes nothing and is not taken.
+// apply makes cfg the running config. Everything is computed and the
+// packet rules compiled before anything is touched: a config whose rules do
+// not compile changes nothing and is not taken.
 func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
-	table, err := nat.Compile(PacketPolicy(cfg, g.mtu))
+	d, warnings := Compute(ctx, cfg, g.resolve, g.view())
+	policy := PacketPolicy(cfg, g.mtu)
+	policy.Routes = append(policy.Routes, d.Projects...)
+	table, err := nat.Compile(policy)
 	if err != nil {
 		return fmt.Errorf("packet rules: %w", err)
 	}
 	g.cfg = cfg
-	d, warnings := Compute(ctx, cfg, g.resolve)
 	for _, w := range warnings {
 		g.log.Warn(w)
+	}
+	for _, c := range d.Conflicts {
+		if !slices.Contains(g.desired.Conflicts, c) {
+			g.log.Warn("conflict", "detail", c)
+		}
 	}
 	g.packets.SetTable(table)
 	if err := g.dev.SetPeers(d.Peers); err != nil {
@@ -149,10 +182,26 @@ func (g *Gateway) Run(ctx context.Context, reload <-chan *configs.Config) error 
 	}
 	tick := time.NewTicker(resyncEvery)
 	defer tick.Stop()
+	var control <-chan controlPacket
+	var changes <-chan struct{}
+	var rejoin <-chan time.Time
+	if m := g.members; m != nil {
+		control, changes = m.control, m.changes
+		t := time.NewTicker(rejoinEvery)
+		defer t.Stop()
+		rejoin = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case cp := <-control:
+			g.handleControl(ctx, cp)
+		case <-changes:
+			g.logSync(ctx, "membership changed")
+			g.remember()
+		case <-rejoin:
+			g.rejoin(ctx)
 		case _, ok := <-deleted:
 			if !ok {
 				return errors.New("route watch ended")
@@ -211,6 +260,7 @@ func restartOnly(old, new *configs.Config) error {
 // it the interface and the kernel routes through it) and any vpcmesh route
 // left in other tables.
 func (g *Gateway) Close() error {
+	g.stopGossip()
 	g.dev.Close()
 	_, err := routing.Flush()
 	return err

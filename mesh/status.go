@@ -21,8 +21,16 @@ type Status struct {
 	Peers          []PeerStatus `json:"peers"`
 	Routes         []string     `json:"routes"` // vpcmesh routes present in the kernel now
 	Packets        PacketStats  `json:"packets"`
+	Gossip         *GossipStats `json:"gossip,omitempty"` // absent when gossip is off
+	Conflicts      []string     `json:"conflicts,omitempty"`
 	LastSync       time.Time    `json:"last_sync"`
 	Warnings       []string     `json:"warnings,omitempty"`
+}
+
+// GossipStats is the membership as this gateway sees it.
+type GossipStats struct {
+	Members []string          `json:"members"` // other live gateways with a verified record
+	Refused map[string]uint64 `json:"refused"` // records refused, by reason
 }
 
 // PacketStats counts what the nat stage did with each direction's packets
@@ -75,6 +83,14 @@ func (g *Gateway) Status() (Status, error) {
 		Warnings:       warnings,
 		Peers:          []PeerStatus{},
 		Routes:         []string{},
+	}
+	st.Conflicts = d.Conflicts
+	if m := g.members; m != nil {
+		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused()}
+		for _, n := range m.gossip.Nodes() {
+			gs.Members = append(gs.Members, n.Name)
+		}
+		st.Gossip = gs
 	}
 	peers, err := g.dev.Status()
 	if err != nil {

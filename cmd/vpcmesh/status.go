@@ -80,6 +80,15 @@ func printStatus(w io.Writer, st mesh.Status) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", d.name, d.c.Passed, d.c.DroppedACL, d.c.DroppedNoRoute, d.c.DroppedInvalid)
 	}
 	tw.Flush()
+	if st.Gossip != nil {
+		fmt.Fprintf(w, "gossip members: %s\n", orDash(strings.Join(st.Gossip.Members, ", ")))
+		for reason, n := range st.Gossip.Refused {
+			fmt.Fprintf(w, "refused records (%s): %d\n", reason, n)
+		}
+	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(w, "conflict: %s\n", c)
+	}
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

@@ -1,0 +1,391 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// Gossip mode (mesh.root_file set): admission on the WireGuard port, then
+// memberlist through the tunnels (DESIGN §5). The Run loop owns admission;
+// memberlist's goroutines only signal changes.
+
+const (
+	// rejoinEvery is how often unreachable join targets and known peers
+	// are contacted again: the bound on healing after a partition.
+	rejoinEvery = 2 * time.Second
+	// admittedFor is how long a gateway admitted by a control packet counts
+	// as a member before gossip confirms it.
+	admittedFor    = 30 * time.Second
+	knownPeersFile = "known-peers.json"
+)
+
+// membership is the gateway's gossip side.
+type membership struct {
+	id      *discovery.Identity
+	root    cert.Root
+	gossip  *discovery.Gossip
+	control chan controlPacket // from WireGuard's receive goroutine
+	changes chan struct{}      // from memberlist's goroutines
+
+	mu        sync.Mutex
+	admitted  map[string]admitted // by node name
+	reflexive netip.AddrPort      // this gateway as others see it
+}
+
+type controlPacket struct {
+	pkt  []byte
+	from netip.AddrPort
+}
+
+type admitted struct {
+	node *discovery.Node
+	from netip.AddrPort
+	at   time.Time
+}
+
+// loadIdentity reads the certificate chain, signing key and mesh root, and
+// checks that the certificate is this gateway's.
+func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, cert.Root, error) {
+	rootKey, err := cert.ReadPublicKeyFile(cfg.Mesh.RootFile)
+	if err != nil {
+		return nil, cert.Root{}, fmt.Errorf("mesh.root_file: %w", err)
+	}
+	chain, err := cert.ReadChainFile(cfg.Node.CertificateFile)
+	if err != nil {
+		return nil, cert.Root{}, fmt.Errorf("node.certificate_file: %w", err)
+	}
+	key, err := cert.ReadPrivateKeyFile(cfg.Node.SigningKeyFile)
+	if err != nil {
+		return nil, cert.Root{}, fmt.Errorf("node.signing_key_file: %w", err)
+	}
+	root := cert.Root{Key: rootKey}
+	leaf, err := root.Verify(chain, time.Now())
+	if err != nil {
+		return nil, root, fmt.Errorf("node.certificate_file %s: %w", cfg.Node.CertificateFile, err)
+	}
+	b := leaf.Body
+	switch {
+	case b.Name != cfg.Node.Name:
+		return nil, root, fmt.Errorf("node.certificate_file %s is for %q, not node.name %q", cfg.Node.CertificateFile, b.Name, cfg.Node.Name)
+	case b.Overlay != cfg.Node.OverlayAddress:
+		return nil, root, fmt.Errorf("node.certificate_file %s binds overlay address %s, not node.overlay_address %s", cfg.Node.CertificateFile, b.Overlay, cfg.Node.OverlayAddress)
+	case b.WireGuardKey != wgKey.String():
+		return nil, root, fmt.Errorf("node.certificate_file %s binds another WireGuard key than node.private_key_file's", cfg.Node.CertificateFile)
+	case !slices.Equal(b.SigningKey, key.Public().([]byte)):
+		return nil, root, fmt.Errorf("node.certificate_file %s binds another signing key than node.signing_key_file's", cfg.Node.CertificateFile)
+	}
+	return &discovery.Identity{Chain: chain, Key: key}, root, nil
+}
+
+// startGossip brings up admission and memberlist. Called once the device,
+// the overlay address and the static state are up.
+func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
+	var err error
+	m := &membership{id: id, root: root, admitted: map[string]admitted{},
+		control: make(chan controlPacket, 64), changes: make(chan struct{}, 1)}
+	g.dev.HandleControl(func(pkt []byte, from netip.AddrPort) {
+		select {
+		case m.control <- controlPacket{pkt, from}:
+		default: // a flood is dropped here, not queued
+		}
+	})
+	m.gossip, err = discovery.StartGossip(discovery.GossipConfig{
+		Identity: id,
+		Root:     root,
+		Overlay:  g.cfg.Node.OverlayAddress,
+		OnChange: func() {
+			select {
+			case m.changes <- struct{}{}:
+			default:
+			}
+		},
+		Log: g.log.With("subsystem", "gossip"),
+	}, discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg)})
+	if err != nil {
+		g.dev.HandleControl(nil)
+		return err
+	}
+	g.members = m
+	return nil
+}
+
+// endpoints are this gateway's candidates: the configured public endpoint,
+// then the address others saw it at.
+func (g *Gateway) endpoints(m *membership) []netip.AddrPort {
+	var eps []netip.AddrPort
+	if g.cfg.Node.PublicEndpoint != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if ep, err := g.resolve(ctx, g.cfg.Node.PublicEndpoint); err == nil {
+			eps = append(eps, ep)
+		}
+	}
+	m.mu.Lock()
+	if r := m.reflexive; r.IsValid() && !slices.Contains(eps, r) {
+		eps = append(eps, r)
+	}
+	m.mu.Unlock()
+	return eps
+}
+
+// records are the member records this gateway publishes: its sites'
+// member sources, by wire address.
+func memberClaims(cfg *configs.Config) []discovery.Member {
+	var out []discovery.Member
+	for _, s := range cfg.Sites {
+		for _, m := range s.Members {
+			for _, src := range m.Sources {
+				out = append(out, discovery.Member{Site: s.Name, Project: m.Project, Wire: wireOf(s, src)})
+			}
+		}
+	}
+	return out
+}
+
+// wireOf is a local source prefix as it appears on the wire: translated
+// when it lies in a mapped export.
+func wireOf(s configs.Site, src netip.Prefix) netip.Prefix {
+	for _, e := range s.Exports {
+		if e.Wire() != e.CIDR && e.CIDR.Bits() <= src.Bits() && e.CIDR.Contains(src.Addr()) {
+			a := e.Wire().Addr().As4()
+			h := src.Addr().As4()
+			bits := e.CIDR.Bits()
+			for i := range 4 {
+				keep := byte(0)
+				if n := bits - 8*i; n >= 8 {
+					keep = 0xff
+				} else if n > 0 {
+					keep = ^byte(0xff >> n)
+				}
+				a[i] = a[i]&keep | h[i]&^keep
+			}
+			return netip.PrefixFrom(netip.AddrFrom4(a), src.Bits())
+		}
+	}
+	return src
+}
+
+// view is the gossip input of Compute. Called with g.mu held.
+func (g *Gateway) view() View {
+	m := g.members
+	if m == nil {
+		return View{}
+	}
+	v := View{Observed: map[string]netip.AddrPort{}}
+	nodes := m.gossip.Nodes()
+	live := map[string]bool{}
+	for _, n := range nodes {
+		live[n.Name] = true
+	}
+	now := time.Now()
+	m.mu.Lock()
+	for name, a := range m.admitted {
+		v.Observed[name] = a.from
+		switch {
+		case live[name]:
+		case now.Sub(a.at) > admittedFor:
+			delete(m.admitted, name)
+		default:
+			nodes = append(nodes, a.node)
+		}
+	}
+	m.mu.Unlock()
+	v.Nodes = nodes
+	return v
+}
+
+// handleControl answers one admission message.
+func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
+	m := g.members
+	c, err := discovery.DecodeControl(cp.pkt)
+	if err != nil {
+		m.gossip.Count(err)
+		return
+	}
+	n, err := discovery.Verify(m.root, c.Record, time.Now())
+	if err != nil {
+		m.gossip.Count(err)
+		g.log.Warn("admission refused", "from", cp.from, "err", err)
+		return
+	}
+	if n.Name == g.cfg.Node.Name {
+		return
+	}
+	m.mu.Lock()
+	_, known := m.admitted[n.Name]
+	m.admitted[n.Name] = admitted{node: n, from: cp.from, at: time.Now()}
+	m.mu.Unlock()
+	if !known {
+		g.log.Info("admitted", "gateway", n.Name, "from", cp.from, "message", c.Type)
+	}
+	g.logSync(ctx, "admission")
+	switch c.Type {
+	case discovery.MsgJoin:
+		welcome := discovery.Control{Type: discovery.MsgWelcome, Observed: cp.from, Record: m.gossip.Self().Encoded}
+		if err := g.dev.SendControl(cp.from, welcome.Encode()); err != nil {
+			g.log.Warn("welcome not sent", "to", cp.from, "err", err)
+		}
+	case discovery.MsgWelcome:
+		g.learnReflexive(c.Observed)
+		// Memberlist joins through the tunnel just configured; its TCP
+		// connect waits for the WireGuard handshake.
+		go func() {
+			if _, err := m.gossip.Join(n.Overlay); err != nil {
+				g.log.Debug("gossip join", "gateway", n.Name, "err", err)
+			}
+		}()
+	}
+}
+
+// learnReflexive republishes this gateway's record when others see it at
+// a new address.
+func (g *Gateway) learnReflexive(a netip.AddrPort) {
+	m := g.members
+	m.mu.Lock()
+	changed := a.IsValid() && a != m.reflexive
+	if changed {
+		m.reflexive = a
+	}
+	m.mu.Unlock()
+	if changed {
+		g.publish(false)
+	}
+}
+
+func (g *Gateway) publish(leaving bool) {
+	m := g.members
+	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg), Leaving: leaving}
+	if err := m.gossip.Publish(rec); err != nil {
+		g.log.Error("publish record", "err", err)
+	}
+}
+
+// rejoin sends a Join to every join target and known peer that is not a
+// live member: at start, and periodically so that a partition heals.
+func (g *Gateway) rejoin(ctx context.Context) {
+	m := g.members
+	g.mu.Lock()
+	cfg := g.cfg
+	g.mu.Unlock()
+	live := map[netip.AddrPort]bool{}
+	for _, n := range m.gossip.Nodes() {
+		for _, ep := range n.Endpoints {
+			live[ep] = true
+		}
+	}
+	var targets []netip.AddrPort
+	for _, j := range cfg.Mesh.Join {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ep, err := g.resolve(rctx, j)
+		cancel()
+		if err != nil {
+			g.log.Debug("join target does not resolve", "target", j, "err", err)
+			continue
+		}
+		targets = append(targets, ep)
+	}
+	for _, k := range readKnownPeers(cfg) {
+		targets = append(targets, k.Endpoints...)
+	}
+	join := discovery.Control{Type: discovery.MsgJoin, Record: m.gossip.Self().Encoded}.Encode()
+	sent := map[netip.AddrPort]bool{}
+	for _, t := range targets {
+		if live[t] || sent[t] || !t.IsValid() {
+			continue
+		}
+		sent[t] = true
+		if err := g.dev.SendControl(t, join); err != nil {
+			g.log.Debug("join not sent", "to", t, "err", err)
+		}
+	}
+}
+
+// remember persists the live gateways for the next start.
+func (g *Gateway) remember() {
+	if err := g.saveKnownPeers(g.members.gossip.Nodes()); err != nil {
+		g.log.Warn("known peers not saved", "err", err)
+	}
+}
+
+// knownPeer is one persisted gateway: enough to find it again after a
+// restart.
+type knownPeer struct {
+	Name      string           `json:"name"`
+	Endpoints []netip.AddrPort `json:"endpoints"`
+}
+
+func knownPeersPath(cfg *configs.Config) string {
+	return filepath.Join(cfg.Node.StateDir, knownPeersFile)
+}
+
+func readKnownPeers(cfg *configs.Config) []knownPeer {
+	b, err := os.ReadFile(knownPeersPath(cfg))
+	if err != nil {
+		return nil
+	}
+	var ks []knownPeer
+	if json.Unmarshal(b, &ks) != nil {
+		return nil
+	}
+	return ks
+}
+
+// saveKnownPeers persists the live gateways that can be dialled, merged
+// with those already saved: a gateway that is down now is still worth
+// trying after a restart.
+func (g *Gateway) saveKnownPeers(nodes []*discovery.Node) error {
+	byName := map[string]knownPeer{}
+	for _, k := range readKnownPeers(g.cfg) {
+		byName[k.Name] = k
+	}
+	for _, n := range nodes {
+		if len(n.Endpoints) > 0 {
+			byName[n.Name] = knownPeer{Name: n.Name, Endpoints: n.Endpoints}
+		}
+	}
+	ks := make([]knownPeer, 0, len(byName))
+	for _, k := range byName {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b knownPeer) int { return strings.Compare(a.Name, b.Name) })
+	b, err := json.MarshalIndent(ks, "", "  ")
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(knownPeersPath(g.cfg)); err == nil && string(old) == string(b) {
+		return nil
+	}
+	if err := os.MkdirAll(g.cfg.Node.StateDir, 0o700); err != nil {
+		return err
+	}
+	tmp := knownPeersPath(g.cfg) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, knownPeersPath(g.cfg))
+}
+
+// stopGossip leaves the mesh cleanly: others remove this gateway at once
+// instead of waiting for failure detection.
+func (g *Gateway) stopGossip() {
+	if g.members == nil {
+		return
+	}
+	g.dev.HandleControl(nil)
+	if err := g.members.gossip.Leave(time.Second); err != nil {
+		g.log.Debug("gossip leave", "err", err)
+	}
+}
