@@ -9,6 +9,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -51,15 +52,24 @@ type Gossip struct {
 	ml    *memberlist.Memberlist
 	queue *memberlist.TransmitLimitedQueue
 
+	stop chan struct{}
+	once sync.Once
+
 	mu      sync.Mutex
 	records map[string]*Node // newest verified record per node, own included
 	refused map[string]uint64
 	bytes   Traffic
+	// What repair knows of members without a record: when first seen so,
+	// how often repaired, and names whose record was refused.
+	missingSince map[string]time.Time
+	repairs      map[string]int
+	badNames     map[string]bool
 }
 
 // Traffic counts what the record exchange moved, for the scale test.
 type Traffic struct {
 	BroadcastBytes, StateBytesOut, StateBytesIn uint64
+	Repairs                                     uint64 // push/pulls started to fetch missing records
 }
 
 // StartGossip starts memberlist and publishes this gateway's record (its
@@ -74,7 +84,8 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 	if cfg.Port == 0 {
 		cfg.Port = GossipPort
 	}
-	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{}}
+	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{},
+		missingSince: map[string]time.Time{}, repairs: map[string]int{}, badNames: map[string]bool{}, stop: make(chan struct{})}
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
 	if err := g.Publish(rec); err != nil {
 		return nil, err
@@ -84,8 +95,120 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 		return nil, fmt.Errorf("gossip on %s: %w", net.JoinHostPort(cfg.Overlay.String(), strconv.Itoa(cfg.Port)), err)
 	}
 	g.ml = ml
+	go g.repairLoop()
 	return g, nil
 }
+
+const (
+	repairEvery    = time.Second
+	repairAfter    = time.Second // broadcasts get this long first
+	repairAttempts = 3           // per member without a record
+)
+
+// Gossip messages (memberlist user messages) start with their kind.
+const (
+	msgRecord = 'r' // a signed record
+	msgWant   = 'w' // "send me these records": the asker's name, then names, NUL-separated
+)
+
+// repairLoop fetches records that broadcasts missed. A member can be live
+// in memberlist yet have no record here: its record's few retransmissions
+// all went elsewhere, and it cannot send it itself, since without the
+// record there is no tunnel to it. So a member that does have a tunnel is
+// asked for just the missing records. Attempts per member are bounded, so a
+// member that never has a valid record (another mesh's) costs little.
+func (g *Gossip) repairLoop() {
+	t := time.NewTicker(repairEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		if to, want := g.repairRequest(); to != nil {
+			g.mu.Lock()
+			g.bytes.Repairs++
+			g.mu.Unlock()
+			msg := append([]byte{msgWant}, strings.Join(append([]string{g.name}, want...), "\x00")...)
+			if err := g.ml.SendBestEffort(to, msg); err != nil {
+				g.cfg.Log.Debug("record request not sent", "to", to.Name, "err", err)
+			}
+		}
+	}
+}
+
+// repairRequest picks the records to ask for and a verified member to ask.
+func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
+	now := g.cfg.Now()
+	members := g.ml.Members()
+	nodes := g.Nodes()
+	if len(nodes) == 0 {
+		return nil, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var want []string
+	seen := map[string]bool{}
+	for _, m := range members {
+		seen[m.Name] = true
+		if m.Name == g.name || m.State != memberlist.StateAlive || g.records[m.Name] != nil || g.badNames[m.Name] {
+			continue
+		}
+		since, ok := g.missingSince[m.Name]
+		if !ok {
+			g.missingSince[m.Name] = now
+			continue
+		}
+		if now.Sub(since) >= repairAfter && g.repairs[m.Name] < repairAttempts && len(want) < 16 {
+			g.repairs[m.Name]++
+			want = append(want, m.Name)
+		}
+	}
+	for name := range g.missingSince {
+		if !seen[name] || g.records[name] != nil {
+			delete(g.missingSince, name)
+			delete(g.repairs, name)
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	ask := nodes[rand.IntN(len(nodes))].Name
+	for _, m := range members {
+		if m.Name == ask {
+			return m, want
+		}
+	}
+	return nil, nil
+}
+
+// answerWant sends the asker the records it wants that are held here.
+func (g *Gossip) answerWant(b []byte) {
+	names := strings.Split(string(b), "\x00")
+	if len(names) < 2 || len(names) > 17 {
+		return
+	}
+	var to *memberlist.Node
+	for _, m := range g.ml.Members() {
+		if m.Name == names[0] {
+			to = m
+		}
+	}
+	if to == nil {
+		return
+	}
+	for _, name := range names[1:] {
+		g.mu.Lock()
+		n := g.records[name]
+		g.mu.Unlock()
+		if n != nil {
+			g.ml.SendBestEffort(to, recordMessage(n))
+		}
+	}
+}
+
+func recordMessage(n *Node) []byte { return append([]byte{msgRecord}, n.Encoded...) }
 
 // memberlistConfig tunes memberlist for a mesh of gateways over tunnels:
 // probes every second, a dead node declared after a few seconds of
@@ -154,7 +277,7 @@ func (g *Gossip) Publish(rec Record) error {
 	g.mu.Lock()
 	g.records[g.name] = n
 	g.mu.Unlock()
-	g.queue.QueueBroadcast(recordBroadcast{n})
+	g.queue.QueueBroadcast(newRecordBroadcast(n))
 	return nil
 }
 
@@ -186,6 +309,23 @@ func (g *Gossip) Nodes() []*Node {
 		out = append(out, n)
 	}
 	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Unverified names the live memberlist members of which no valid record
+// is held: a gateway of another mesh, or one whose record has not arrived.
+func (g *Gossip) Unverified() []string {
+	now := g.cfg.Now()
+	members := g.ml.Members()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, m := range members {
+		if n := g.records[m.Name]; m.Name != g.name && m.State == memberlist.StateAlive && (n == nil || now.After(n.NotAfter)) {
+			out = append(out, m.Name)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -251,6 +391,7 @@ func (g *Gossip) Leave(timeout time.Duration) error {
 
 // Shutdown stops gossiping without a goodbye, as a crash would.
 func (g *Gossip) Shutdown() error {
+	g.once.Do(func() { close(g.stop) })
 	return g.ml.Shutdown()
 }
 
@@ -271,6 +412,9 @@ func (g *Gossip) accept(data []byte) *Node {
 	n, err := Verify(g.cfg.Root, data, g.cfg.Now())
 	if err != nil {
 		g.Count(err)
+		g.mu.Lock()
+		g.badNames[name] = true
+		g.mu.Unlock()
 		g.cfg.Log.Debug("record refused", "err", err)
 		return nil
 	}
@@ -318,11 +462,24 @@ type delegate Gossip
 
 func (d *delegate) NodeMeta(limit int) []byte { return nil }
 
-// NotifyMsg gets a broadcast record; a new one is passed on.
+// NotifyMsg gets a broadcast record, passed on when new, or a request
+// for records.
 func (d *delegate) NotifyMsg(b []byte) {
 	g := (*Gossip)(d)
-	if n := g.accept(b); n != nil {
-		g.queue.QueueBroadcast(recordBroadcast{n})
+	if len(b) == 0 {
+		return
+	}
+	switch b[0] {
+	case msgWant:
+		g.answerWant(b[1:])
+		return
+	case msgRecord:
+	default:
+		g.Count(refused(RefusedMalformed, fmt.Errorf("gossip message of kind %#x", b[0])))
+		return
+	}
+	if n := g.accept(b[1:]); n != nil {
+		g.queue.QueueBroadcast(newRecordBroadcast(n))
 		g.changed()
 	}
 }
@@ -369,7 +526,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		// New records are passed on as broadcasts too: push/pull alone
 		// would leave them to the next, rare, exchange.
 		if rec := g.accept(buf[4 : 4+n]); rec != nil {
-			g.queue.QueueBroadcast(recordBroadcast{rec})
+			g.queue.QueueBroadcast(newRecordBroadcast(rec))
 			changed = true
 		}
 		buf = buf[4+n:]
@@ -388,14 +545,19 @@ func (e *events) NotifyUpdate(*memberlist.Node) { (*Gossip)(e).changed() }
 
 // recordBroadcast is one node's record in the broadcast queue; a newer
 // record of the same node replaces it.
-type recordBroadcast struct{ n *Node }
+type recordBroadcast struct {
+	n   *Node
+	msg []byte
+}
+
+func newRecordBroadcast(n *Node) recordBroadcast { return recordBroadcast{n, recordMessage(n)} }
 
 func (b recordBroadcast) Invalidates(o memberlist.Broadcast) bool {
 	ob, ok := o.(recordBroadcast)
 	return ok && ob.n.Name == b.n.Name
 }
 func (b recordBroadcast) Name() string    { return b.n.Name }
-func (b recordBroadcast) Message() []byte { return b.n.Encoded }
+func (b recordBroadcast) Message() []byte { return b.msg }
 func (b recordBroadcast) Finished()       {}
 
 // slogWriter sends memberlist's log lines to slog at debug level; its

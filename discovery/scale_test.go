@@ -23,10 +23,17 @@ func TestGossipConvergesAt200Nodes(t *testing.T) {
 	m := newTestMesh(t)
 	network := &memberlist.MockNetwork{}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// MockNetwork's maps are not safe for concurrent use: every transport
+	// is made before any node runs.
+	transports := map[string]*memberlist.MockTransport{}
+	for _, i := range append(seq(n+1), 999) {
+		name := fmt.Sprintf("gw-%d", i)
+		transports[name] = network.NewTransport(name)
+	}
 	start := func(id *Identity, root *testMesh) *Gossip {
 		g, err := StartGossip(GossipConfig{
 			Identity: id, Root: root.root, Log: quiet,
-			Transport: network.NewTransport(id.Leaf().Body.Name),
+			Transport: transports[id.Leaf().Body.Name],
 		}, Record{})
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +83,7 @@ func TestGossipConvergesAt200Nodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	converged := time.Since(began)
+	t.Logf("converged after %v; gw-2 %+v", converged, nodes[1].Traffic())
 	// The figure that matters once a mesh runs: one more gateway joins
 	// through one member and every other gateway holds its record.
 	before := nodes[0].Traffic()
@@ -85,6 +93,10 @@ func TestGossipConvergesAt200Nodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := everywhere(n, 60*time.Second); err != nil {
+		t.Logf("newcomer: nodes %d members %d traffic %+v", len(newcomer.Nodes()), newcomer.NumMembers(), newcomer.Traffic())
+		for _, g := range nodes[:3] {
+			t.Logf("%s: nodes %d members %d unverified %v refused %v traffic %+v", g.name, len(g.Nodes()), g.NumMembers(), g.Unverified(), g.Refused(), g.Traffic())
+		}
 		t.Fatal(err)
 	}
 	lateJoin := time.Since(late)
@@ -115,3 +127,12 @@ func TestGossipConvergesAt200Nodes(t *testing.T) {
 }
 
 func kib(b uint64) string { return fmt.Sprintf("%.1f KiB", float64(b)/1024) }
+
+// seq is 1..n.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
