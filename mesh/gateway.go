@@ -187,7 +187,7 @@ func (g *Gateway) Run(ctx context.Context, reload <-chan *configs.Config) error 
 	var rejoin <-chan time.Time
 	if m := g.members; m != nil {
 		control, changes = m.control, m.changes
-		t := time.NewTicker(rejoinEvery)
+		t := time.NewTicker(rejoinAlone)
 		defer t.Stop()
 		rejoin = t.C
 	}
@@ -200,8 +200,10 @@ func (g *Gateway) Run(ctx context.Context, reload <-chan *configs.Config) error 
 		case <-changes:
 			g.logSync(ctx, "membership changed")
 			g.remember()
-		case <-rejoin:
-			g.rejoin(ctx)
+		case now := <-rejoin:
+			if g.members.rejoinDue(now) {
+				g.rejoin(ctx)
+			}
 		case _, ok := <-deleted:
 			if !ok {
 				return errors.New("route watch ended")

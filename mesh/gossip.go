@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -26,9 +27,15 @@ const (
 	// rejoinEvery is how often unreachable join targets and known peers
 	// are contacted again: the bound on healing after a partition.
 	rejoinEvery = 2 * time.Second
+	// rejoinAlone is the faster pace while no other gateway is live: a
+	// join target started a moment later is found at once.
+	rejoinAlone = 500 * time.Millisecond
 	// admittedFor is how long a gateway admitted by a control packet counts
 	// as a member before gossip confirms it.
-	admittedFor    = 30 * time.Second
+	admittedFor = 30 * time.Second
+	// staleHandshake is WireGuard's reject-after-time: a session older than
+	// this carries nothing.
+	staleHandshake = 180 * time.Second
 	knownPeersFile = "known-peers.json"
 )
 
@@ -39,6 +46,8 @@ type membership struct {
 	gossip  *discovery.Gossip
 	control chan controlPacket // from WireGuard's receive goroutine
 	changes chan struct{}      // from memberlist's goroutines
+
+	lastRejoin time.Time // Run loop only
 
 	mu        sync.Mutex
 	admitted  map[string]admitted // by node name
@@ -51,9 +60,10 @@ type controlPacket struct {
 }
 
 type admitted struct {
-	node *discovery.Node
-	from netip.AddrPort
-	at   time.Time
+	node      *discovery.Node
+	from      netip.AddrPort
+	at        time.Time
+	confirmed bool // seen live in gossip since
 }
 
 // loadIdentity reads the certificate chain, signing key and mesh root, and
@@ -84,7 +94,7 @@ func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, c
 		return nil, root, fmt.Errorf("node.certificate_file %s binds overlay address %s, not node.overlay_address %s", cfg.Node.CertificateFile, b.Overlay, cfg.Node.OverlayAddress)
 	case b.WireGuardKey != wgKey.String():
 		return nil, root, fmt.Errorf("node.certificate_file %s binds another WireGuard key than node.private_key_file's", cfg.Node.CertificateFile)
-	case !slices.Equal(b.SigningKey, key.Public().([]byte)):
+	case !slices.Equal(b.SigningKey, key.Public().(ed25519.PublicKey)):
 		return nil, root, fmt.Errorf("node.certificate_file %s binds another signing key than node.signing_key_file's", cfg.Node.CertificateFile)
 	}
 	return &discovery.Identity{Chain: chain, Key: key}, root, nil
@@ -196,9 +206,13 @@ func (g *Gateway) view() View {
 		v.Observed[name] = a.from
 		switch {
 		case live[name]:
+			// Gossip has it now: from here on its leaving or death
+			// removes it, not the admission's grace period.
+			a.confirmed = true
+			m.admitted[name] = a
 		case now.Sub(a.at) > admittedFor:
 			delete(m.admitted, name)
-		default:
+		case !a.confirmed:
 			nodes = append(nodes, a.node)
 		}
 	}
@@ -244,7 +258,7 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		// connect waits for the WireGuard handshake.
 		go func() {
 			if _, err := m.gossip.Join(n.Overlay); err != nil {
-				g.log.Debug("gossip join", "gateway", n.Name, "err", err)
+				g.log.Warn("gossip join failed", "gateway", n.Name, "err", err)
 			}
 		}()
 	}
@@ -273,6 +287,19 @@ func (g *Gateway) publish(leaving bool) {
 	}
 }
 
+// rejoinDue says whether the Run loop's tick at now should rejoin.
+func (m *membership) rejoinDue(now time.Time) bool {
+	every := rejoinEvery
+	if len(m.gossip.Nodes()) == 0 {
+		every = rejoinAlone
+	}
+	if now.Sub(m.lastRejoin) < every-rejoinAlone/2 {
+		return false
+	}
+	m.lastRejoin = now
+	return true
+}
+
 // rejoin sends a Join to every join target and known peer that is not a
 // live member: at start, and periodically so that a partition heals.
 func (g *Gateway) rejoin(ctx context.Context) {
@@ -280,8 +307,20 @@ func (g *Gateway) rejoin(ctx context.Context) {
 	g.mu.Lock()
 	cfg := g.cfg
 	g.mu.Unlock()
+	// A live member whose tunnel never came up may not know this gateway:
+	// its gossip about us was lost, so it has no peer for us and drops our
+	// handshakes. A Join outside the tunnel admits us there directly.
+	tunnelUp := map[string]bool{}
+	if peers, err := g.dev.Status(); err == nil {
+		for _, p := range peers {
+			tunnelUp[p.PublicKey.String()] = !p.LastHandshake.IsZero() && time.Since(p.LastHandshake) < staleHandshake
+		}
+	}
 	live := map[netip.AddrPort]bool{}
 	for _, n := range m.gossip.Nodes() {
+		if !tunnelUp[n.WireGuardKey] {
+			continue
+		}
 		for _, ep := range n.Endpoints {
 			live[ep] = true
 		}
@@ -299,6 +338,9 @@ func (g *Gateway) rejoin(ctx context.Context) {
 	}
 	for _, k := range readKnownPeers(cfg) {
 		targets = append(targets, k.Endpoints...)
+	}
+	for _, n := range m.gossip.Nodes() {
+		targets = append(targets, n.Endpoints...)
 	}
 	join := discovery.Control{Type: discovery.MsgJoin, Record: m.gossip.Self().Encoded}.Encode()
 	sent := map[netip.AddrPort]bool{}

@@ -85,7 +85,7 @@ func fromView(cfg *configs.Config, v View) remote {
 			PublicKey:  key,
 			Endpoint:   endpointOf(n, v.Observed),
 			AllowedIPs: []netip.Prefix{netip.PrefixFrom(n.Overlay, 32)},
-			Keepalive:  cfg.Node.PersistentKeepalive,
+			Keepalive:  keepaliveFor(cfg),
 		}
 		for _, c := range won[n.Name] {
 			if !slices.Contains(p.AllowedIPs, c.wire) {
@@ -217,4 +217,16 @@ func localReserved(cfg *configs.Config) *bart.Table[string] {
 		}
 	}
 	return &t
+}
+
+// keepaliveFor is the keepalive toward discovered gateways. Only a gateway
+// behind NAT needs one, to hold its mapping open. A public gateway sends
+// none, and so does not start a handshake the moment a peer appears: when
+// both ends of a new pair did that at once, each dropped the other's
+// session and the tunnel stayed dead until WireGuard's 15 s retry.
+func keepaliveFor(cfg *configs.Config) int {
+	if cfg.Node.PublicEndpoint != "" {
+		return 0
+	}
+	return cfg.Node.PersistentKeepalive
 }

@@ -159,3 +159,26 @@ func TestFromView(t *testing.T) {
 		})
 	}
 }
+
+// Behind NAT a gateway keeps its mappings open toward every discovered
+// peer; a public one sends no keepalive, so it never starts a handshake at
+// the same moment as a new peer does.
+func TestKeepaliveOnlyBehindNAT(t *testing.T) {
+	for _, c := range []struct {
+		extra string
+		want  int
+	}{
+		{"", configs.DefaultKeepalive},
+		{`public_endpoint = "203.0.113.10:51820"` + "\n", 0},
+	} {
+		src := strings.Replace(gossipGW, "[mesh]", c.extra+"[mesh]", 1)
+		cfg, err := configs.Parse("gw.toml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := fromView(cfg, View{Nodes: []*discovery.Node{node(t, nodeSpec{"gw-a", "vpc-a", 100, "100.96.0.2", nil, "203.0.113.20:51820"})}})
+		if len(r.peers) != 1 || r.peers[0].Keepalive != c.want {
+			t.Errorf("public_endpoint %q: peers %+v, want one with keepalive %d", c.extra, r.peers, c.want)
+		}
+	}
+}

@@ -31,6 +31,8 @@ type Status struct {
 type GossipStats struct {
 	Members []string          `json:"members"` // other live gateways with a verified record
 	Refused map[string]uint64 `json:"refused"` // records refused, by reason
+	// Unverified are live in memberlist but without a valid record here.
+	Unverified []string `json:"unverified,omitempty"`
 }
 
 // PacketStats counts what the nat stage did with each direction's packets
@@ -86,7 +88,7 @@ func (g *Gateway) Status() (Status, error) {
 	}
 	st.Conflicts = d.Conflicts
 	if m := g.members; m != nil {
-		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused()}
+		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused(), Unverified: m.gossip.Unverified()}
 		for _, n := range m.gossip.Nodes() {
 			gs.Members = append(gs.Members, n.Name)
 		}
