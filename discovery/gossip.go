@@ -223,6 +223,13 @@ func (g *Gossip) memberlistConfig() *memberlist.Config {
 	c.ProbeInterval = time.Second
 	c.ProbeTimeout = 500 * time.Millisecond
 	c.SuspicionMult = 3
+	// A partition fails most probes of the gateways cut off; Lifeguard
+	// then stretches their probe interval (up to 8x by default) and
+	// suspicion timeouts (6x), and one gateway took over 30 s to give up
+	// the other side in the lab. Bounded tighter, a dead gateway is
+	// dropped within about 10 s everywhere.
+	c.AwarenessMaxMultiplier = 2
+	c.SuspicionMaxTimeoutMult = 3
 	c.GossipInterval = 100 * time.Millisecond
 	c.PushPullInterval = 10 * time.Second
 	c.TCPTimeout = 3 * time.Second

@@ -254,6 +254,7 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		}
 	case discovery.MsgWelcome:
 		g.learnReflexive(c.Observed)
+		g.kickIfDown(n)
 		// Memberlist joins through the tunnel just configured; its TCP
 		// connect waits for the WireGuard handshake.
 		go func() {
@@ -261,6 +262,28 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 				g.log.Warn("gossip join failed", "gateway", n.Name, "err", err)
 			}
 		}()
+	}
+}
+
+// kickIfDown restarts the handshake with a gateway that has just admitted
+// us when the tunnel to it is not up: our earlier initiations reached it
+// before it knew us and were dropped.
+func (g *Gateway) kickIfDown(n *discovery.Node) {
+	key, err := tunnel.ParseKey(n.WireGuardKey)
+	if err != nil {
+		return
+	}
+	peers, err := g.dev.Status()
+	if err != nil {
+		return
+	}
+	for _, p := range peers {
+		if p.PublicKey == key && (p.LastHandshake.IsZero() || time.Since(p.LastHandshake) > staleHandshake) {
+			if err := g.dev.Rehandshake(key); err != nil {
+				g.log.Warn("handshake restart", "gateway", n.Name, "err", err)
+			}
+			return
+		}
 	}
 }
 

@@ -121,6 +121,25 @@ func (d *Device) SetPeers(peers []Peer) error {
 	return nil
 }
 
+// Rehandshake replaces a peer by a fresh copy of itself, so that its next
+// packet (or its keepalive, at once) starts a new handshake. WireGuard
+// waits 5 s before it retries an initiation that went unanswered; when the
+// other end has only just learned of us, that wait is pure loss.
+func (d *Device) Rehandshake(key Key) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.peers[key]
+	if !ok {
+		return fmt.Errorf("no peer %s on %s", key, d.name)
+	}
+	body := fmt.Sprintf("public_key=%s\nremove=true\n", key.hex()) + peerDiff(nil, map[Key]Peer{key: p})
+	if err := d.wg.IpcSet(body); err != nil {
+		d.peers = map[Key]Peer{}
+		return fmt.Errorf("re-add peer on %s: %w", d.name, err)
+	}
+	return nil
+}
+
 // Status reads the live per-peer state from the device.
 func (d *Device) Status() ([]PeerStatus, error) {
 	s, err := d.wg.IpcGet()
