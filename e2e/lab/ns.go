@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -162,8 +164,12 @@ func (n *NS) Route(dst, via string) error {
 }
 
 // Ping sends one ICMP echo to dst and waits a second for the reply.
-func (n *NS) Ping(ctx context.Context, dst string) error {
-	_, err := n.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", dst)
+func (n *NS) Ping(ctx context.Context, dst string) error { return n.PingWithin(ctx, dst, time.Second) }
+
+// PingWithin is Ping waiting at most wait for the answer: for polls that
+// time how soon a path comes up.
+func (n *NS) PingWithin(ctx context.Context, dst string, wait time.Duration) error {
+	_, err := n.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", strconv.FormatFloat(wait.Seconds(), 'f', 3, 64), dst)
 	return err
 }
 
