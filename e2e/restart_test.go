@@ -58,9 +58,18 @@ func TestKillRestartThenCleanStop(t *testing.T) {
 // ownedRoutes lists vpcmesh's routes (proto 118) in every table, in order.
 func ownedRoutes(t *testing.T, ctx context.Context, ns *lab.NS) []string {
 	t.Helper()
+	dsts, err := routesOf(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsts
+}
+
+// routesOf is ownedRoutes for polling.
+func routesOf(ctx context.Context, ns *lab.NS) ([]string, error) {
 	out, err := ns.Exec(ctx, "ip", "-4", "route", "show", "table", "all", "proto", "118")
 	if err != nil {
-		t.Fatal(fmt.Errorf("list routes: %w", err))
+		return nil, fmt.Errorf("list routes in %s: %w", ns.Role, err)
 	}
 	var dsts []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -68,5 +77,5 @@ func ownedRoutes(t *testing.T, ctx context.Context, ns *lab.NS) []string {
 			dsts = append(dsts, f[0])
 		}
 	}
-	return dsts
+	return dsts, nil
 }

@@ -29,6 +29,14 @@ type GatewaySpec struct {
 	Peers    []PeerSpec
 	MTU      int   // 0: derived from the underlay
 	MSSClamp *bool // nil: the default (on)
+
+	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
+	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
+	// through Join.
+	Trust          *Trust
+	Join           []string // host:port
+	PublicEndpoint string   // host:port; empty behind NAT
+	ValidFor       time.Duration
 }
 
 // ExportSpec offers one of the site's CIDRs to a project, under Mapped when
@@ -62,17 +70,20 @@ type Gateway struct {
 
 // NewGateway makes the gateway's key and writes its config; Start runs it.
 func NewGateway(l *lab.Lab, bin string, spec GatewaySpec) (*Gateway, error) {
-	priv, pub, err := lab.GenKey()
-	if err != nil {
-		return nil, err
-	}
-	g := &Gateway{GatewaySpec: spec, Bin: bin, PrivateKey: priv, PublicKey: pub, Dir: filepath.Join(l.Dir, spec.Name)}
+	g := &Gateway{GatewaySpec: spec, Bin: bin, Dir: filepath.Join(l.Dir, spec.Name)}
 	g.ConfigPath = filepath.Join(g.Dir, "vpcmesh.toml")
 	g.Socket = filepath.Join(g.Dir, "control.sock")
 	if err := os.MkdirAll(g.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(g.Dir, "wireguard.key"), []byte(priv+"\n"), 0o600); err != nil {
+	if spec.Trust != nil {
+		return g, g.keygenAndSign()
+	}
+	var err error
+	if g.PrivateKey, g.PublicKey, err = lab.GenKey(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(g.Dir, "wireguard.key"), []byte(g.PrivateKey+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	return g, g.WriteConfig()
@@ -102,11 +113,22 @@ mtu = {{.MTU}}
 {{- if .MSSClamp}}
 mss_clamp = {{.MSSClamp}}
 {{- end}}
+{{- if .Trust}}
+signing_key_file = "{{.Dir}}/signing.key"
+certificate_file = "{{.Dir}}/gateway.crt"
+{{- end}}
+{{- if .PublicEndpoint}}
+public_endpoint = "{{.PublicEndpoint}}"
+{{- end}}
 
 [mesh]
 name = "lab"
 overlay_range = "100.96.0.0/16"
 mapped_pool = "100.100.0.0/16"
+{{- if .Trust}}
+root_file = "{{.Trust.Pub}}"
+join = {{q .Join}}
+{{- end}}
 
 [[site]]
 name = "{{.SiteName}}"
@@ -148,18 +170,28 @@ func quoteList(xs []string) string {
 // Start runs the gateway and waits until its control socket answers, which
 // it does only once the interface, peers and routes are up.
 func (g *Gateway) Start(ctx context.Context) error {
-	p, err := g.NS.Start(g.Name, g.Bin, "run", "-c", g.ConfigPath)
+	args := []string{g.Bin, "run", "-c", g.ConfigPath}
+	if lvl := os.Getenv("VPCMESH_E2E_LOG_LEVEL"); lvl != "" { // e.g. debug, to follow a failing test
+		args = append([]string{g.Bin, "--log-level", lvl}, args[1:]...)
+	}
+	p, err := g.NS.Start(g.Name, args...)
 	if err != nil {
 		return err
 	}
 	g.proc = p
-	return lab.Eventually(ctx, 15*time.Second, func() error {
+	var exited error // final: waiting longer will not help
+	err = lab.Eventually(ctx, 15*time.Second, func() error {
 		if p.Exited() {
-			return fmt.Errorf("%s exited:\n%s", g.Name, p.Log())
+			exited = fmt.Errorf("%s exited:\n%s", g.Name, p.Log())
+			return nil
 		}
 		_, err := g.Status(ctx)
 		return err
 	})
+	if exited != nil {
+		return exited
+	}
+	return err
 }
 
 // Kill is kill -9: no cleanup runs.
@@ -169,7 +201,12 @@ func (g *Gateway) Kill() error { return g.proc.Kill() }
 func (g *Gateway) Stop() error { return g.proc.Stop(10 * time.Second) }
 
 // Log is what the gateway printed.
-func (g *Gateway) Log() string { return g.proc.Log() }
+func (g *Gateway) Log() string {
+	if g.proc == nil {
+		return "(not started)"
+	}
+	return g.proc.Log()
+}
 
 // Status runs `vpcmesh status --json`, as an operator would.
 func (g *Gateway) Status(ctx context.Context) (mesh.Status, error) {

@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+)
+
+// A gateway whose certificate comes from another root, and one whose
+// certificate has expired, are refused and counted: nothing of theirs
+// appears on any gateway of the mesh.
+func TestGossipRefusesForeignAndExpired(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	must(t, m.Start(ctx))
+	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	vpc1 := m.Site("vpc1")
+	join := vpc1.PublicIP + ":51820"
+
+	other, err := scenario.NewTrust(l, vpcmeshBin, "other")
+	must(t, err)
+	rogue, err := scenario.AddGossipSite(l, vpcmeshBin, other, scenario.GossipSiteSpec{
+		Name: "rogue", NAT: lab.NATOneToOne, Public: "203.0.113.40", LAN: "10.40.0.0/24",
+		Host: "10.40.0.20", Join: join, Overlay: "100.96.0.40"})
+	must(t, err)
+	stale, err := scenario.AddGossipSite(l, vpcmeshBin, m.Trust, scenario.GossipSiteSpec{
+		Name: "stale", NAT: lab.NATOneToOne, Public: "203.0.113.41", LAN: "10.41.0.0/24",
+		Host: "10.41.0.20", Join: join, Overlay: "100.96.0.41", ValidFor: time.Second})
+	must(t, err)
+
+	// Another root: the gateway runs (its own root trusts it) and keeps
+	// knocking; vpc1 refuses every Join as untrusted.
+	must(t, rogue.GW.Start(ctx))
+	must(t, waitRefused(ctx, vpc1.GW, discovery.RefusedUntrusted, 3))
+
+	// Expired: the gateway itself will not start on it, and says why.
+	certFile := filepath.Join(stale.GW.Dir, "gateway.crt")
+	chain, err := cert.ReadChainFile(certFile)
+	must(t, err)
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		if left := time.Until(chain[0].Body.NotAfter); left >= 0 {
+			return fmt.Errorf("certificate valid for %v more", left)
+		}
+		return nil
+	}))
+	err = stale.GW.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "expired") || !strings.Contains(err.Error(), certFile) {
+		t.Fatalf("starting with an expired certificate: %v; want an error naming %s and saying expired", err, certFile)
+	}
+	// Its Join, signed with the expired certificate, sent anyway as an
+	// old build or a replay would.
+	key, err := cert.ReadPrivateKeyFile(filepath.Join(stale.GW.Dir, "signing.key"))
+	must(t, err)
+	rec, err := (&discovery.Identity{Chain: chain, Key: key}).Sign(discovery.Record{Name: "stale-gw", Version: 1})
+	must(t, err)
+	pkt := discovery.Control{Type: discovery.MsgJoin, Record: rec}.Encode()
+	for range 3 {
+		must(t, sendUDP(stale.Gateway, join, pkt))
+	}
+	must(t, waitRefused(ctx, vpc1.GW, discovery.RefusedExpired, 1))
+
+	for _, s := range m.Sites {
+		st, err := s.GW.Status(ctx)
+		must(t, err)
+		for _, p := range st.Peers {
+			if p.PublicKey == rogue.GW.PublicKey || p.PublicKey == stale.GW.PublicKey {
+				t.Errorf("%s has a peer for a refused gateway: %+v", s.GW.Name, p)
+			}
+		}
+		for _, name := range append(st.Gossip.Members, st.Gossip.Unverified...) {
+			if name == "rogue-gw" || name == "stale-gw" {
+				t.Errorf("%s lists %s in gossip", s.GW.Name, name)
+			}
+		}
+		routes := ownedRoutes(t, ctx, s.Gateway)
+		for _, lan := range []string{rogue.LAN.String(), stale.LAN.String()} {
+			if slices.Contains(routes, lan) {
+				t.Errorf("%s routes %s", s.GW.Name, lan)
+			}
+		}
+	}
+	if err := rogue.Host.Ping(ctx, vpc1.HostIP); err == nil {
+		t.Error("the rogue site's host reached vpc1's host")
+	}
+	if log := vpc1.GW.Log(); !strings.Contains(log, "admission refused") {
+		t.Errorf("vpc1-gw logged no refused admission:\n%s", tail(log, 20))
+	}
+	st, err := vpc1.GW.Status(ctx)
+	must(t, err)
+	t.Logf("vpc1-gw refused: %v", st.Gossip.Refused)
+}
+
+// waitRefused waits until g has refused at least n records for reason.
+func waitRefused(ctx context.Context, g *scenario.Gateway, reason string, n uint64) error {
+	return lab.Eventually(ctx, 15*time.Second, func() error {
+		st, err := g.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Gossip == nil || st.Gossip.Refused[reason] < n {
+			return fmt.Errorf("%s: refused %v, want %d %s", g.Name, st.Gossip, n, reason)
+		}
+		return nil
+	})
+}
+
+// sendUDP sends one datagram from inside ns.
+func sendUDP(ns *lab.NS, to string, pkt []byte) error {
+	return ns.Do(func() error {
+		c, err := net.Dial("udp4", to)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write(pkt)
+		return err
+	})
+}

@@ -1,0 +1,64 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+)
+
+// Trust is a mesh root made by `vpcmesh ca init`, as an operator makes it.
+type Trust struct {
+	Key, Pub string // root.key, root.pub
+	bin      string
+}
+
+// NewTrust makes a root in the lab directory under name.
+func NewTrust(l *lab.Lab, bin, name string) (*Trust, error) {
+	dir := filepath.Join(l.Dir, "ca-"+name)
+	if err := vpcmesh(bin, "ca", "init", "--dir", dir); err != nil {
+		return nil, err
+	}
+	return &Trust{Key: filepath.Join(dir, "root.key"), Pub: filepath.Join(dir, "root.pub"), bin: bin}, nil
+}
+
+// keygenAndSign makes the gateway's key pairs with `vpcmesh keygen`, writes
+// its config and has the trust sign its certificate from that config.
+func (g *Gateway) keygenAndSign() error {
+	if err := vpcmesh(g.Bin, "keygen", "--dir", g.Dir); err != nil {
+		return err
+	}
+	for _, k := range []struct {
+		file string
+		dst  *string
+	}{{"wireguard.key", &g.PrivateKey}, {"wireguard.pub", &g.PublicKey}} {
+		b, err := os.ReadFile(filepath.Join(g.Dir, k.file))
+		if err != nil {
+			return err
+		}
+		*k.dst = strings.TrimSpace(string(b))
+	}
+	if err := g.WriteConfig(); err != nil {
+		return err
+	}
+	validFor := g.ValidFor
+	if validFor == 0 {
+		validFor = 24 * time.Hour
+	}
+	return vpcmesh(g.Bin, "ca", "sign", "--root-key", g.Trust.Key, "-c", g.ConfigPath, "--valid-for", validFor.String())
+}
+
+func vpcmesh(bin string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("vpcmesh %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
