@@ -1,10 +1,14 @@
 package discovery
 
 import (
+	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 func TestRecordSignVerify(t *testing.T) {
@@ -118,6 +122,60 @@ func FuzzDecodeControl(f *testing.F) {
 		// and only the root's records pass.
 		if n, err := Verify(m.root, c.Record, now); err == nil && n.Name != "gw-1" {
 			t.Fatalf("verified a record of %q", n.Name)
+		}
+	})
+}
+
+// The record decoder takes any bytes from any member: it must refuse
+// without panicking, and what it accepts must be what was signed.
+func FuzzVerifyRecord(f *testing.F) {
+	m := newTestMesh(f)
+	id := m.issue(f, 1, time.Now().Add(time.Hour))
+	rec, err := id.Sign(Record{Name: "gw-1", Version: 7, Members: []Member{{Site: "site-1", Project: "lab", Wire: netip.MustParsePrefix("10.0.1.5/32")}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rec)
+	f.Add(rec[:len(rec)/2])
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := Verify(m.root, data, now)
+		if err != nil {
+			var re *RefusedError
+			if !errors.As(err, &re) || re.Reason == "" {
+				t.Fatalf("refusal without a reason: %v", err)
+			}
+			return
+		}
+		if n.Name != "gw-1" || string(n.Encoded) != string(data) {
+			t.Fatalf("accepted %q with encoding %d bytes for %d bytes of input", n.Name, len(n.Encoded), len(data))
+		}
+		if name, version, ok := peek(data); !ok || name != n.Name || version != n.Version {
+			t.Fatalf("peek says %q v%d, the record %q v%d", name, version, n.Name, n.Version)
+		}
+	})
+}
+
+// Push/pull state arrives from any member as length-prefixed records.
+func FuzzMergeRemoteState(f *testing.F) {
+	m := newTestMesh(f)
+	id := m.issue(f, 1, time.Now().Add(time.Hour))
+	rec, err := id.Sign(Record{Name: "gw-1", Version: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	state := binary.BigEndian.AppendUint32(nil, uint32(len(rec)))
+	f.Add(append(state, rec...))
+	f.Add([]byte{0, 0, 0, 9, 1})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		g := &Gossip{cfg: GossipConfig{Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
+			records: map[string]*Node{}, refused: map[string]uint64{}, badNames: map[string]bool{}}
+		g.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 1 }}
+		(*delegate)(g).MergeRemoteState(buf, false)
+		for name, n := range g.records {
+			if name != "gw-1" || n.Name != name {
+				t.Fatalf("holds %q as %q", n.Name, name)
+			}
 		}
 	})
 }
