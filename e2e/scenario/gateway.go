@@ -194,6 +194,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 	return err
 }
 
+// Running says whether the gateway's process is up.
+func (g *Gateway) Running() bool { return g.proc != nil && !g.proc.Exited() }
+
 // Kill is kill -9: no cleanup runs.
 func (g *Gateway) Kill() error { return g.proc.Kill() }
 
