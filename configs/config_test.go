@@ -20,6 +20,13 @@ func TestExamplesLoad(t *testing.T) {
 			}
 		})
 	}
+	cfg, err := Load("examples/gossip-gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Gossip() || len(cfg.Mesh.Join) != 1 || len(cfg.Peers) != 0 {
+		t.Errorf("gossip example: gossip %v, join %v, %d static peers", cfg.Gossip(), cfg.Mesh.Join, len(cfg.Peers))
+	}
 }
 
 // The examples say what they are about; these pin the parts the comments
