@@ -416,7 +416,7 @@ func (g *Gossip) accept(data []byte) *Node {
 	if name == g.name || (old != nil && old.Version >= version) {
 		return nil
 	}
-	n, err := Verify(g.cfg.Root, data, g.cfg.Now())
+	n, err := g.Verify(data)
 	if err != nil {
 		g.Count(err)
 		g.mu.Lock()
@@ -432,6 +432,19 @@ func (g *Gossip) accept(data []byte) *Node {
 	}
 	g.records[n.Name] = n
 	return n
+}
+
+// Verify checks a record against the root at the current time, and that
+// its certificate is for this gateway's mesh.
+func (g *Gossip) Verify(data []byte) (*Node, error) {
+	n, err := Verify(g.cfg.Root, data, g.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	if mesh := g.cfg.Identity.Leaf().Body.Mesh; n.Mesh != mesh {
+		return nil, refused(RefusedWrongMesh, fmt.Errorf("record of %q is for mesh %q, not %q", n.Name, n.Mesh, mesh))
+	}
+	return n, nil
 }
 
 // peek reads a record's name and version without verifying it, so that

@@ -43,6 +43,7 @@ type Member struct {
 // Node is a verified node record: its certificate's facts and its record.
 type Node struct {
 	Record
+	Mesh         string // the mesh its certificate is for
 	WireGuardKey string
 	Overlay      netip.Addr
 	Sites        []cert.Site
@@ -95,6 +96,7 @@ const (
 	RefusedRecordSig   = "record_sig"  // record not signed by the certificate's key
 	RefusedWrongName   = "wrong_name"  // record names another node than its certificate
 	RefusedNotAGateway = "not_gateway" // leaf is not a gateway certificate
+	RefusedWrongMesh   = "wrong_mesh"  // certificate for another mesh under the same root
 )
 
 // RefusedError says why a record was refused; Reason is one of the
@@ -147,6 +149,7 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 	}
 	return &Node{
 		Record:       rec,
+		Mesh:         leaf.Body.Mesh,
 		WireGuardKey: leaf.Body.WireGuardKey,
 		Overlay:      leaf.Body.Overlay,
 		Sites:        leaf.Body.Sites,

@@ -164,11 +164,12 @@ func FuzzMergeRemoteState(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	self := m.issue(f, 2, time.Now().Add(time.Hour))
 	state := binary.BigEndian.AppendUint32(nil, uint32(len(rec)))
 	f.Add(append(state, rec...))
 	f.Add([]byte{0, 0, 0, 9, 1})
 	f.Fuzz(func(t *testing.T, buf []byte) {
-		g := &Gossip{cfg: GossipConfig{Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
+		g := &Gossip{cfg: GossipConfig{Identity: self, Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
 			records: map[string]*Node{}, refused: map[string]uint64{}, badNames: map[string]bool{}}
 		g.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 1 }}
 		(*delegate)(g).MergeRemoteState(buf, false)
@@ -178,4 +179,27 @@ func FuzzMergeRemoteState(f *testing.F) {
 			}
 		}
 	})
+}
+
+// One root could sign gateways of two meshes; a gateway takes records of
+// its own mesh only.
+func TestGossipRefusesAnotherMeshUnderTheSameRoot(t *testing.T) {
+	m := newTestMesh(t)
+	g := &Gossip{cfg: GossipConfig{Identity: m.issue(t, 1, time.Now().Add(time.Hour)), Root: m.root, Now: time.Now}}
+	for _, c := range []struct {
+		mesh, want string
+	}{{"lab", ""}, {"staging", RefusedWrongMesh}} {
+		rec, err := m.issueIn(t, c.mesh, 2, time.Now().Add(time.Hour)).Sign(Record{Name: "gw-2", Version: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = g.Verify(rec)
+		var re *RefusedError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("mesh %q: %v", c.mesh, err)
+		case c.want != "" && (!errors.As(err, &re) || re.Reason != c.want):
+			t.Errorf("mesh %q: %v, want refused as %s", c.mesh, err, c.want)
+		}
+	}
 }

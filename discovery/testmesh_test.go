@@ -31,6 +31,12 @@ func newTestMesh(t testing.TB) *testMesh {
 // exported to project "lab".
 func (m *testMesh) issue(t testing.TB, i int, notAfter time.Time) *Identity {
 	t.Helper()
+	return m.issueIn(t, "lab", i, notAfter)
+}
+
+// issueIn is issue for a gateway of the named mesh.
+func (m *testMesh) issueIn(t testing.TB, mesh string, i int, notAfter time.Time) *Identity {
+	t.Helper()
 	wg, err := tunnel.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func (m *testMesh) issue(t testing.TB, i int, notAfter time.Time) *Identity {
 	}
 	cidr := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
 	c, err := cert.Sign(cert.Body{
-		Version: 1, Kind: cert.KindGateway, Mesh: "lab", Name: fmt.Sprintf("gw-%d", i),
+		Version: 1, Kind: cert.KindGateway, Mesh: mesh, Name: fmt.Sprintf("gw-%d", i),
 		WireGuardKey: wg.Public().String(), SigningKey: spub,
 		Overlay: netip.AddrFrom4([4]byte{100, 96, byte(i >> 8), byte(i)}),
 		Sites: []cert.Site{{Name: fmt.Sprintf("site-%d", i), CIDRs: []netip.Prefix{cidr}, Priority: 100,

@@ -88,6 +88,8 @@ func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, c
 	}
 	b := leaf.Body
 	switch {
+	case b.Mesh != cfg.Mesh.Name:
+		return nil, root, fmt.Errorf("node.certificate_file %s is for mesh %q, not mesh.name %q", cfg.Node.CertificateFile, b.Mesh, cfg.Mesh.Name)
 	case b.Name != cfg.Node.Name:
 		return nil, root, fmt.Errorf("node.certificate_file %s is for %q, not node.name %q", cfg.Node.CertificateFile, b.Name, cfg.Node.Name)
 	case b.Overlay != cfg.Node.OverlayAddress:
@@ -229,7 +231,7 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		m.gossip.Count(err)
 		return
 	}
-	n, err := discovery.Verify(m.root, c.Record, time.Now())
+	n, err := m.gossip.Verify(c.Record)
 	if err != nil {
 		m.gossip.Count(err)
 		g.log.Warn("admission refused", "from", cp.from, "err", err)
