@@ -129,3 +129,52 @@ func sendUDP(ns *lab.NS, to string, pkt []byte) error {
 		return err
 	})
 }
+
+// Two sites exporting the same prefix: every gateway makes the same
+// choice (the smaller site name), and every gateway, the two involved
+// included, logs the conflict and shows it in status.
+func TestGossipConflictShown(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	must(t, m.Start(ctx))
+	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	vpc1, vpc2 := m.Site("vpc1"), m.Site("vpc2")
+	dup, err := scenario.AddGossipSite(l, vpcmeshBin, m.Trust, scenario.GossipSiteSpec{
+		Name: "zz-dup", NAT: lab.NATOneToOne, Public: "203.0.113.42", LAN: vpc1.LAN.String(),
+		Host: "10.1.0.21", Join: vpc2.PublicIP + ":51820", Overlay: "100.96.0.42"})
+	must(t, err)
+	must(t, dup.GW.Start(ctx))
+
+	all := append(slices.Clone(m.Sites), dup)
+	began := time.Now()
+	must(t, lab.Eventually(ctx, 15*time.Second, func() error {
+		for _, s := range all {
+			st, err := s.GW.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(st.Conflicts, func(c string) bool {
+				return strings.Contains(c, vpc1.LAN.String()) && strings.Contains(c, "zz-dup")
+			}) {
+				return fmt.Errorf("%s shows conflicts %q", s.GW.Name, st.Conflicts)
+			}
+		}
+		return nil
+	}))
+	for _, s := range all {
+		if log := s.GW.Log(); !strings.Contains(log, "msg=conflict") {
+			t.Errorf("%s logged no conflict", s.GW.Name)
+		}
+	}
+	st, err := vpc2.GW.Status(ctx)
+	must(t, err)
+	t.Logf("every gateway showed the conflict %v after zz-dup-gw started: vpc2-gw: %q", time.Since(began).Round(10*time.Millisecond), st.Conflicts)
+	// vpc1 keeps the prefix everywhere: "vpc1" < "zz-dup".
+	must(t, vpc2.Host.Ping(ctx, vpc1.HostIP))
+	if err := vpc2.Host.Ping(ctx, "10.1.0.21"); err == nil {
+		t.Error("the losing site's host answered at the contested prefix")
+	}
+}
