@@ -32,6 +32,7 @@ type Config struct {
 	Mesh    Mesh   `toml:"mesh"`
 	Sites   []Site `toml:"site"`
 	Peers   []Peer `toml:"peer"`
+	EC2     EC2    `toml:"ec2"`
 	Path    string `toml:"-"` // file it was loaded from
 }
 
@@ -100,6 +101,27 @@ type Peer struct {
 	Prefixes            []netip.Prefix `toml:"prefixes"`
 	Project             string         `toml:"project"`
 	PersistentKeepalive *int           `toml:"persistent_keepalive"` // nil: the node's; 0: off
+}
+
+// EC2 modes: whether the gateway uses the EC2 API (Source/Dest check, VPC
+// route tables, join by tags).
+const (
+	EC2Auto = "auto" // when IMDSv2 answers
+	EC2On   = "on"   // must run on EC2: not finding IMDSv2 is an error
+	EC2Off  = "off"
+)
+
+// EC2 is what the gateway does through the EC2 API when it runs on an
+// instance.
+type EC2 struct {
+	Mode        string   `toml:"mode"`
+	RouteTables []string `toml:"route_tables"` // rtb-…: tables that get routes to the remote prefixes
+	Subnets     []string `toml:"subnets"`      // subnet-…: their route tables (or the VPC's main one)
+	JoinTag     string   `toml:"join_tag"`     // key=value: instances with this tag are join candidates
+	// Endpoint overrides the EC2 API's URL (a VPC interface endpoint, a
+	// test server); IMDSEndpoint the instance metadata service's.
+	Endpoint     string `toml:"endpoint"`
+	IMDSEndpoint string `toml:"imds_endpoint"`
 }
 
 // KeepaliveFor is the persistent keepalive, in seconds, to use with p.

@@ -28,6 +28,7 @@ func validate(cfg *Config, ix *index) []problem {
 	c.sites(cfg.Sites, cfg.Mesh.MappedPool)
 	c.peers(cfg.Peers, cfg.Node.Name)
 	c.prefixes(cfg)
+	c.ec2(&cfg.EC2)
 	return c.probs
 }
 
