@@ -31,16 +31,16 @@ const expiryWarning = 30 * 24 * time.Hour
 
 func caCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "ca init|sign|show",
+		Use:   "ca init|authority|sign|show",
 		Short: "Mesh trust: make the root key, sign gateway certificates, show them",
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("ca: unknown command %q: use init, sign or show", args[0])}
+				return usageError{fmt.Errorf("ca: unknown command %q: use init, authority, sign or show", args[0])}
 			}
-			return usageError{errors.New("ca: give a command: init, sign or show")}
+			return usageError{errors.New("ca: give a command: init, authority, sign or show")}
 		},
 	}
-	cmd.AddCommand(caInitCmd(), caSignCmd(), caShowCmd())
+	cmd.AddCommand(caInitCmd(), caAuthorityCmd(), caSignCmd(), caShowCmd())
 	return cmd
 }
 
@@ -80,20 +80,20 @@ func caInitCmd() *cobra.Command {
 }
 
 type signFlags struct {
-	rootKey, config, wgPub, signingPub, out string
-	validFor                                time.Duration
+	rootKey, authority, config, wgPub, signingPub, out string
+	validFor                                           time.Duration
 }
 
 func caSignCmd() *cobra.Command {
 	var f signFlags
 	cmd := &cobra.Command{
-		Use:   "sign --root-key FILE -c GATEWAY.toml [-o FILE]",
+		Use:   "sign --root-key FILE | --authority DIR  -c GATEWAY.toml [-o FILE]",
 		Short: "Sign a gateway's certificate from its config: name, keys, overlay address, sites and exports",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
-			case f.rootKey == "":
-				return usageError{errors.New("ca sign: give --root-key FILE")}
+			case (f.rootKey == "") == (f.authority == ""):
+				return usageError{errors.New("ca sign: give --root-key FILE, or --authority DIR of a project authority")}
 			case f.config == "":
 				return usageError{errors.New("ca sign: give -c GATEWAY.toml, the gateway's config")}
 			case f.validFor <= 0:
@@ -104,6 +104,7 @@ func caSignCmd() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.rootKey, "root-key", "", "the mesh's root private key (from ca init)")
+	fl.StringVar(&f.authority, "authority", "", "sign as this project authority (a directory from ca authority) instead of the root")
 	fl.StringVarP(&f.config, "config", "c", "", "the gateway's config file")
 	fl.StringVar(&f.wgPub, "wireguard-pub", "", "WireGuard public key file (default: node.private_key_file with .key replaced by .pub)")
 	fl.StringVar(&f.signingPub, "signing-pub", "", "signing public key file (default: node.signing_key_file with .key replaced by .pub)")
@@ -140,29 +141,51 @@ func caSign(cmd *cobra.Command, f signFlags, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	root, err := readRootKey(f.rootKey)
+	iss, err := loadIssuer(f)
 	if err != nil {
 		return err
 	}
 	body := gatewayBody(cfg, wg, signing)
 	body.NotBefore, body.NotAfter = now.Add(-clockSkew), now.Add(f.validFor)
-	c, err := cert.Sign(body, root)
+	c, err := cert.Sign(body, iss.key)
 	if err != nil {
 		return err
 	}
-	chain := []*cert.Cert{c}
-	// What is written must verify where it is used; a failure here is a bug.
-	if _, err := (cert.Root{Key: root.Public().(ed25519.PublicKey)}).Verify(chain, now); err != nil {
-		return fmt.Errorf("signed certificate does not verify: %w", err)
+	chain := append([]*cert.Cert{c}, iss.chain...)
+	// What is written must verify where it is used: against the root, and
+	// within an authority's projects and prefixes.
+	if err := verifyIssued(f, cfg, iss, chain, now); err != nil {
+		return err
 	}
 	if err := cert.WriteChainFile(out, chain); err != nil {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "signed gateway %q of mesh %q with root key %s, valid until %s\n", c.Body.Name, c.Body.Mesh, c.Body.Issuer, c.Body.NotAfter.Format(time.RFC3339))
+	fmt.Fprintf(w, "signed gateway %q of mesh %q with %s, valid until %s\n", c.Body.Name, c.Body.Mesh, iss.desc, c.Body.NotAfter.Format(time.RFC3339))
 	fmt.Fprintf(w, "wrote %s\n", out)
 	if !cfg.Gossip() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s has no mesh.root_file: the gateway uses its certificate only in gossip mode\n", f.config)
+	}
+	return nil
+}
+
+// verifyIssued checks a new chain against the mesh root: the root's own
+// key, or for an authority the config's mesh.root_file.
+func verifyIssued(f signFlags, cfg *configs.Config, iss issuer, chain []*cert.Cert, now time.Time) error {
+	var root ed25519.PublicKey
+	if iss.chain == nil {
+		root = iss.key.Public().(ed25519.PublicKey)
+	} else {
+		if cfg.Mesh.RootFile == "" {
+			return fmt.Errorf("%s: mesh.root_file is not set: signing as an authority needs the root public key to check the chain", f.config)
+		}
+		var err error
+		if root, err = cert.ReadPublicKeyFile(cfg.Mesh.RootFile); err != nil {
+			return fmt.Errorf("%s: mesh.root_file: %w", f.config, err)
+		}
+	}
+	if _, err := (cert.Root{Key: root}).Verify(chain, now); err != nil {
+		return fmt.Errorf("the signed certificate does not verify: %w", err)
 	}
 	return nil
 }

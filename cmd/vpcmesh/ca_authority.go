@@ -1,0 +1,151 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
+)
+
+// A project authority (DESIGN §5) holds a key the root certified for some
+// projects and prefixes; with it, a project signs its own gateways,
+// without the root key. Its directory holds authority.key (0600),
+// authority.pub and authority.crt (its chain up to the root).
+const (
+	authorityKeyFile  = "authority.key"
+	authorityPubFile  = "authority.pub"
+	authorityCertFile = "authority.crt"
+)
+
+type authorityFlags struct {
+	rootKey, mesh, name, dir string
+	projects, prefixes       []string
+	validFor                 time.Duration
+	force                    bool
+}
+
+func caAuthorityCmd() *cobra.Command {
+	var f authorityFlags
+	cmd := &cobra.Command{
+		Use:   "authority --root-key FILE --mesh NAME --name NAME --project P --prefix CIDR --dir DIR",
+		Short: "Make a project authority: a key that signs gateways of its projects, within its prefixes, without the root key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := f.body(time.Now())
+			if err != nil {
+				return err
+			}
+			return caAuthority(cmd, f, body)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.rootKey, "root-key", "", "the mesh's root private key (from ca init)")
+	fl.StringVar(&f.mesh, "mesh", "", "the mesh's name (mesh.name in the gateways' configs)")
+	fl.StringVar(&f.name, "name", "", "the authority's name, e.g. alpha-ca")
+	fl.StringArrayVar(&f.projects, "project", nil, "a project it may sign for (repeatable)")
+	fl.StringArrayVar(&f.prefixes, "prefix", nil, "a real or wire prefix its gateways may use (repeatable)")
+	fl.StringVar(&f.dir, "dir", "", "directory for authority.key, authority.pub and authority.crt (for the project's holder)")
+	fl.DurationVar(&f.validFor, "valid-for", 365*24*time.Hour, "how long the authority is valid")
+	fl.BoolVar(&f.force, "force", false, "replace an existing authority key in DIR")
+	return cmd
+}
+
+// body checks the flags and makes the authority's certificate body, its
+// signing key left to fill.
+func (f authorityFlags) body(now time.Time) (cert.Body, error) {
+	switch {
+	case f.rootKey == "":
+		return cert.Body{}, usageError{errors.New("ca authority: give --root-key FILE")}
+	case f.mesh == "" || f.name == "":
+		return cert.Body{}, usageError{errors.New("ca authority: give --mesh NAME and --name NAME")}
+	case len(f.projects) == 0 || len(f.prefixes) == 0:
+		return cert.Body{}, usageError{errors.New("ca authority: give at least one --project and one --prefix")}
+	case f.dir == "":
+		return cert.Body{}, usageError{errors.New("ca authority: give --dir DIR for the authority's key and certificate")}
+	case f.validFor <= 0:
+		return cert.Body{}, usageError{fmt.Errorf("ca authority: --valid-for %v: must be positive", f.validFor)}
+	}
+	b := cert.Body{Version: cert.Version, Kind: cert.KindAuthority, Mesh: f.mesh, Name: f.name,
+		Projects: f.projects, NotBefore: now.Add(-clockSkew), NotAfter: now.Add(f.validFor)}
+	for _, s := range f.prefixes {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p != p.Masked() {
+			return cert.Body{}, usageError{fmt.Errorf("ca authority: --prefix %q: want a network like 10.7.0.0/16", s)}
+		}
+		b.Prefixes = append(b.Prefixes, p)
+	}
+	return b, nil
+}
+
+func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
+	root, err := readRootKey(f.rootKey)
+	if err != nil {
+		return err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("generate authority key: %w", err)
+	}
+	body.SigningKey = pub
+	c, err := cert.Sign(body, root)
+	if err != nil {
+		return err
+	}
+	chain := []*cert.Cert{c}
+	if _, err := (cert.Root{Key: root.Public().(ed25519.PublicKey)}).Verify(chain, time.Now()); err != nil {
+		return fmt.Errorf("signed authority does not verify: %w", err)
+	}
+	pem := cert.EncodeChainPEM(chain)
+	b64 := base64.StdEncoding.EncodeToString
+	files := []keyFile{
+		{authorityKeyFile, b64(priv.Seed()), 0o600},
+		{authorityPubFile, b64(pub), 0o644},
+		{authorityCertFile, string(pem), 0o644},
+	}
+	if err := writeKeyFiles(f.dir, files, f.force); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, key id %s, valid until %s\n",
+		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, cert.KeyID(pub), c.Body.NotAfter.Format(time.RFC3339))
+	fmt.Fprintf(w, "%s\tgive the directory to the project: `vpcmesh ca sign --authority %s -c GATEWAY.toml`\n", f.dir, f.dir)
+	return nil
+}
+
+// issuer is what signs a gateway: the root key, or an authority's key with
+// the chain that certifies it.
+type issuer struct {
+	key   ed25519.PrivateKey
+	chain []*cert.Cert // above the gateway's certificate; empty for the root
+	desc  string
+}
+
+func loadIssuer(f signFlags) (issuer, error) {
+	if f.authority == "" {
+		root, err := readRootKey(f.rootKey)
+		if err != nil {
+			return issuer{}, err
+		}
+		return issuer{key: root, desc: "root key " + cert.KeyID(root.Public().(ed25519.PublicKey))}, nil
+	}
+	key, err := cert.ReadPrivateKeyFile(filepath.Join(f.authority, authorityKeyFile))
+	if err != nil {
+		return issuer{}, err
+	}
+	chain, err := cert.ReadChainFile(filepath.Join(f.authority, authorityCertFile))
+	if err != nil {
+		return issuer{}, err
+	}
+	if !chain[0].Body.SigningKey.Equal(key.Public()) {
+		return issuer{}, fmt.Errorf("--authority %s: %s does not certify %s", f.authority, authorityCertFile, authorityKeyFile)
+	}
+	return issuer{key: key, chain: chain, desc: fmt.Sprintf("authority %q", chain[0].Body.Name)}, nil
+}

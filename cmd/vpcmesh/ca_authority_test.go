@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A project authority signs gateways of its projects within its prefixes,
+// without the root key; beyond them it signs nothing.
+func TestCAAuthority(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	caDir, authDir, gwDir := filepath.Join(dir, "ca"), filepath.Join(dir, "alpha-ca"), filepath.Join(dir, "gw")
+	mustRun := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := run(t, bin, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		return out
+	}
+	mustRun("ca", "init", "--dir", caDir)
+	out := mustRun("ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
+		"--name", "alpha-ca", "--project", "alpha", "--prefix", "10.7.0.0/16", "--dir", authDir)
+	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16]`) {
+		t.Errorf("ca authority output:\n%s", out)
+	}
+	for name, mode := range map[string]os.FileMode{"authority.key": 0o600, "authority.pub": 0o644, "authority.crt": 0o644} {
+		if fi, err := os.Stat(filepath.Join(authDir, name)); err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, want mode %v", name, err, mode)
+		}
+	}
+
+	mustRun("keygen", "--dir", gwDir)
+	copyFile(t, filepath.Join(caDir, "root.pub"), filepath.Join(gwDir, "root.pub"))
+	src, err := os.ReadFile("../../configs/examples/gossip-gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, edit func(string) string) string {
+		doc := edit(strings.ReplaceAll(string(src), "/etc/vpcmesh/", gwDir+"/"))
+		p := filepath.Join(gwDir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	same := func(s string) string { return s }
+	config := write("gw.toml", same)
+
+	out = mustRun("ca", "sign", "--authority", authDir, "-c", config)
+	if !strings.Contains(out, `with authority "alpha-ca"`) {
+		t.Errorf("ca sign output:\n%s", out)
+	}
+	show := mustRun("ca", "show", filepath.Join(gwDir, "gateway.crt"), "--root", filepath.Join(gwDir, "root.pub"))
+	if !strings.Contains(show, "alpha-ca") || !strings.Contains(show, "vpc-c-gw") {
+		t.Errorf("ca show of the chain:\n%s", show)
+	}
+
+	for _, c := range []struct {
+		name, from, to, want string
+	}{
+		{"another project", `project = "alpha"`, `project = "beta"`, `project "beta" is not one of [alpha]`},
+		{"outside its prefixes", `10.7.0.0/24`, `10.8.0.0/24`, `outside the prefixes [10.7.0.0/16]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bad := write(strings.ReplaceAll(c.name, " ", "-")+".toml", func(s string) string { return strings.ReplaceAll(s, c.from, c.to) })
+			outFile := filepath.Join(gwDir, "refused.crt")
+			_, errOut, code := run(t, bin, "ca", "sign", "--authority", authDir, "-c", bad, "-o", outFile)
+			if code != exitFailure || !strings.Contains(errOut, c.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, exitFailure, c.want, errOut)
+			}
+			if _, err := os.Stat(outFile); err == nil {
+				t.Error("a refused certificate was written")
+			}
+		})
+	}
+	if _, errOut, code := run(t, bin, "ca", "sign", "--authority", authDir, "--root-key", filepath.Join(caDir, "root.key"), "-c", config); code != exitUsage {
+		t.Errorf("both --authority and --root-key: exit %d, want %d\n%s", code, exitUsage, errOut)
+	}
+}
