@@ -178,3 +178,61 @@ func TestGossipConflictShown(t *testing.T) {
 		t.Error("the losing site's host answered at the contested prefix")
 	}
 }
+
+// A project's authority, without the root key, signs a gateway for a new
+// VPC of its project: it joins, and its site is reachable for the
+// project's members. A gateway its authority signed for another project
+// joins too, but no member of "lab" reaches it.
+func TestGossipAuthoritySignsItsProject(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	must(t, m.Start(ctx))
+	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	labCA, err := m.Trust.Authority(l, "lab", "lab-ca", []string{"lab"}, []string{"10.50.0.0/16"})
+	must(t, err)
+	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", []string{"alpha"}, []string{"10.60.0.0/16"})
+	must(t, err)
+	join := m.Site("vpc2").PublicIP + ":51820"
+	vpc9, err := scenario.AddGossipSite(l, vpcmeshBin, labCA, scenario.GossipSiteSpec{
+		Name: "vpc9", NAT: lab.NATOneToOne, Public: "203.0.113.50", LAN: "10.50.0.0/24",
+		Host: "10.50.0.20", Join: join, Overlay: "100.96.0.50"})
+	must(t, err)
+	alpha, err := scenario.AddGossipSite(l, vpcmeshBin, alphaCA, scenario.GossipSiteSpec{
+		Name: "alpha", NAT: lab.NATOneToOne, Public: "203.0.113.51", LAN: "10.60.0.0/24",
+		Host: "10.60.0.20", Join: join, Overlay: "100.96.0.51", Project: "alpha"})
+	must(t, err)
+	began := time.Now()
+	must(t, vpc9.GW.Start(ctx))
+	must(t, alpha.GW.Start(ctx))
+
+	var pairs []scenario.Pair
+	for _, s := range m.Sites {
+		pairs = append(pairs, scenario.Pair{A: s, B: vpc9})
+	}
+	_, err = m.WaitConnected(ctx, pairs, 20*time.Second)
+	must(t, err)
+	t.Logf("the authority-signed gateway's site is reachable from all 6 sites %v after it started", time.Since(began).Round(10*time.Millisecond))
+
+	// alpha-gw is a verified member everywhere, yet "lab" has no route to
+	// alpha's prefix: nobody here is an alpha member.
+	must(t, lab.Eventually(ctx, 15*time.Second, func() error {
+		for _, s := range m.Sites {
+			st, err := s.GW.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if st.Gossip == nil || !slices.Contains(st.Gossip.Members, "alpha-gw") {
+				return fmt.Errorf("%s: members %v, want alpha-gw among them", s.GW.Name, st.Gossip)
+			}
+		}
+		return nil
+	}))
+	for _, s := range m.Sites {
+		if err := s.Host.Ping(ctx, alpha.HostIP); err == nil {
+			t.Errorf("%s's host, not an alpha member, reached alpha's host", s.Name)
+		}
+	}
+}

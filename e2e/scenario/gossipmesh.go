@@ -38,6 +38,7 @@ type GossipSiteSpec struct {
 	Join     string // the gateway's one join address
 	Overlay  string
 	ValidFor time.Duration // of its certificate; 0: a day
+	Project  string        // its LAN is exported to this project; "": "lab"
 }
 
 // gossipSites is the reference six-site mesh: every LAN in 10.0.0.0/8 and
@@ -82,8 +83,12 @@ func AddGossipSite(l *lab.Lab, bin string, trust *Trust, s GossipSiteSpec) (*Gos
 		return nil, err
 	}
 	gs := &GossipSite{Site: site, Host: site.Hosts["h"], HostIP: s.Host, Public: s.NAT != lab.NATMasquerade}
+	project := s.Project
+	if project == "" {
+		project = "lab"
+	}
 	g := GatewaySpec{Name: s.Name + "-gw", NS: site.Gateway, Overlay: s.Overlay,
-		SiteName: s.Name, CIDRs: []string{s.LAN}, Exports: []ExportSpec{{Project: "lab", CIDR: s.LAN}},
+		SiteName: s.Name, CIDRs: []string{s.LAN}, Exports: []ExportSpec{{Project: project, CIDR: s.LAN}},
 		Trust: trust, Join: []string{s.Join}, ValidFor: s.ValidFor}
 	if gs.Public {
 		g.PublicEndpoint = s.Public + ":51820"

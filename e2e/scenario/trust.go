@@ -14,8 +14,27 @@ import (
 
 // Trust is a mesh root made by `vpcmesh ca init`, as an operator makes it.
 type Trust struct {
-	Key, Pub string // root.key, root.pub
-	bin      string
+	Key, Pub  string // root.key, root.pub
+	bin       string
+	authority string // set: gateways are signed by this project authority's directory, not the root
+}
+
+// Authority makes a project authority under the root (`vpcmesh ca
+// authority`) and returns a Trust that signs gateways with it, as the
+// project's holder does without the root key.
+func (t *Trust) Authority(l *lab.Lab, mesh, name string, projects, prefixes []string) (*Trust, error) {
+	dir := filepath.Join(l.Dir, "authority-"+name)
+	args := []string{"ca", "authority", "--root-key", t.Key, "--mesh", mesh, "--name", name, "--dir", dir}
+	for _, p := range projects {
+		args = append(args, "--project", p)
+	}
+	for _, p := range prefixes {
+		args = append(args, "--prefix", p)
+	}
+	if err := vpcmesh(t.bin, args...); err != nil {
+		return nil, err
+	}
+	return &Trust{Pub: t.Pub, bin: t.bin, authority: dir}, nil
 }
 
 // NewTrust makes a root in the lab directory under name.
@@ -50,7 +69,11 @@ func (g *Gateway) keygenAndSign() error {
 	if validFor == 0 {
 		validFor = 24 * time.Hour
 	}
-	return vpcmesh(g.Bin, "ca", "sign", "--root-key", g.Trust.Key, "-c", g.ConfigPath, "--valid-for", validFor.String())
+	signer := []string{"--root-key", g.Trust.Key}
+	if g.Trust.authority != "" {
+		signer = []string{"--authority", g.Trust.authority}
+	}
+	return vpcmesh(g.Bin, append(append([]string{"ca", "sign"}, signer...), "-c", g.ConfigPath, "--valid-for", validFor.String())...)
 }
 
 func vpcmesh(bin string, args ...string) error {
