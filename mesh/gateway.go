@@ -24,10 +24,6 @@ import (
 // that moved) can last when no event reports it.
 const resyncEvery = 30 * time.Second
 
-// wireguardOverhead is the worst case (IPv6 outer header) so that the
-// tunnel MTU is safe whichever underlay family carries it.
-const wireguardOverhead = 80
-
 // Gateway is one running vpcmesh node. Status and Reload are safe to call
 // from other goroutines while Run runs.
 type Gateway struct {
@@ -47,7 +43,7 @@ type Gateway struct {
 }
 
 // Start brings the gateway up: stale routes from an earlier crash removed,
-// forwarding on, the tunnel device open, the overlay address set, peers and
+// the tunnel device open, forwarding on, the overlay address set, peers and
 // routes applied. On error everything it did is undone.
 func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog.Logger) (*Gateway, error) {
 	// Keys and certificates are read first: a bad one changes nothing.
@@ -67,11 +63,12 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	} else if n > 0 {
 		log.Info("removed stale routes from an earlier run", "count", n)
 	}
-	if err := routing.EnableForwarding(); err != nil {
-		return nil, err
-	}
 	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
 	if g.dev, err = g.openDevice(); err != nil {
+		return nil, err
+	}
+	if err := g.kernelPrerequisites(); err != nil {
+		g.Close()
 		return nil, err
 	}
 	if err := g.up(ctx, id, root); err != nil {
@@ -99,20 +96,6 @@ func (g *Gateway) openDevice() (*tunnel.Device, error) {
 			return g.packets
 		},
 	})
-}
-
-// tunnelMTU is the configured MTU, else the underlay's minus the WireGuard
-// overhead, else 1420 (a 1500-byte underlay).
-func tunnelMTU(configured int, log *slog.Logger) int {
-	if configured > 0 {
-		return configured
-	}
-	under, err := routing.UnderlayMTU()
-	if err != nil || under == 0 {
-		log.Info("no underlay MTU found, using 1420", "err", err)
-		return 1420
-	}
-	return max(1280, under-wireguardOverhead)
 }
 
 func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root) error {

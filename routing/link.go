@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
@@ -25,39 +25,48 @@ func SetupLink(dev string, addr netip.Prefix) error {
 	return nil
 }
 
-// EnableForwarding turns on IPv4 forwarding, without which a gateway
-// answers for itself but forwards nothing.
-func EnableForwarding() error {
-	return writeSysctl("net/ipv4/ip_forward", "1")
-}
-
-// Forwarding reports whether IPv4 forwarding is on.
-func Forwarding() (bool, error) {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-	if err != nil {
-		return false, fmt.Errorf("read ip_forward: %w", err)
+// Underlay is the link carrying the default route and its MTU, or "" and
+// 0 when there is no default route. The tunnel MTU is this MTU minus the
+// WireGuard overhead.
+func Underlay() (name string, mtu int, err error) {
+	link, err := routeLink(net.IPv4(198, 51, 100, 1))
+	if link == nil {
+		return "", 0, err
 	}
-	return len(b) > 0 && b[0] == '1', nil
+	return link.Attrs().Name, link.Attrs().MTU, nil
 }
 
-func writeSysctl(key, val string) error {
-	if err := os.WriteFile("/proc/sys/"+key, []byte(val), 0o644); err != nil {
-		return fmt.Errorf("sysctl %s=%s: %w", key, val, err)
+// ForwardingLinks are the links a gateway forwards across besides its
+// tunnel interface: the one holding the default route and those its site
+// networks are reached through, each once.
+func ForwardingLinks(sites []netip.Prefix) ([]string, error) {
+	dsts := []net.IP{net.IPv4(198, 51, 100, 1)}
+	for _, p := range sites {
+		dsts = append(dsts, p.Addr().AsSlice())
 	}
-	return nil
+	var names []string
+	for _, dst := range dsts {
+		link, err := routeLink(dst)
+		if err != nil {
+			return names, err
+		}
+		if link != nil && link.Attrs().Name != "lo" && !slices.Contains(names, link.Attrs().Name) {
+			names = append(names, link.Attrs().Name)
+		}
+	}
+	return names, nil
 }
 
-// UnderlayMTU is the MTU of the link carrying the default route, or 0 when
-// there is no default route. The tunnel MTU is this minus the WireGuard
-// overhead.
-func UnderlayMTU() (int, error) {
-	rs, err := netlink.RouteGet(net.IPv4(198, 51, 100, 1))
+// routeLink is the link the kernel routes dst through, nil when it has no
+// route.
+func routeLink(dst net.IP) (netlink.Link, error) {
+	rs, err := netlink.RouteGet(dst)
 	if err != nil || len(rs) == 0 {
-		return 0, nil // no route to the internet: the caller falls back
+		return nil, nil // no route: the caller decides
 	}
 	link, err := netlink.LinkByIndex(rs[0].LinkIndex)
 	if err != nil {
-		return 0, fmt.Errorf("underlay link: %w", err)
+		return nil, fmt.Errorf("link of the route to %s: %w", dst, err)
 	}
-	return link.Attrs().MTU, nil
+	return link, nil
 }
