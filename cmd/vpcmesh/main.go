@@ -28,15 +28,23 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), demoCmd(), caCmd())
+	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), doctorCmd(), demoCmd(), caCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vpcmesh:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(exitUsage)
-		}
-		os.Exit(exitFailure)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is the exit status for a command's error.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return exitUsage
+	}
+	return exitFailure
 }
 
 func newLogger(level string) (*slog.Logger, error) {
