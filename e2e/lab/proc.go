@@ -132,6 +132,15 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	return fmt.Errorf("%s did not stop within %v of SIGTERM; killed\n%s", p.Name, timeout, p.tail())
 }
 
+// Signal sends sig to the process group, e.g. SIGHUP to reload.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if p.Exited() {
+		return p.endError("had already exited")
+	}
+	p.signal(sig)
+	return nil
+}
+
 // signal signals the whole process group.
 func (p *Proc) signal(sig syscall.Signal) {
 	if err := syscall.Kill(-p.Pid(), sig); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -193,6 +194,18 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	return err
 }
+
+// Reload rewrites the config from the spec and sends SIGHUP, as
+// `systemctl reload` does; the gateway applies it or logs why not.
+func (g *Gateway) Reload() error {
+	if err := g.WriteConfig(); err != nil {
+		return err
+	}
+	return g.HUP()
+}
+
+// HUP sends SIGHUP: the gateway re-reads its config file as it is.
+func (g *Gateway) HUP() error { return g.proc.Signal(syscall.SIGHUP) }
 
 // Running says whether the gateway's process is up.
 func (g *Gateway) Running() bool { return g.proc != nil && !g.proc.Exited() }
