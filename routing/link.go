@@ -1,10 +1,13 @@
 package routing
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -18,6 +21,12 @@ func SetupLink(dev string, addr netip.Prefix) error {
 	a := &netlink.Addr{IPNet: &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen())}}
 	if err := netlink.AddrReplace(link, a); err != nil {
 		return fmt.Errorf("address %s on %s: %w", addr, dev, err)
+	}
+	// The mesh is IPv4; without this the kernel sends router solicitations
+	// into the tunnel, which the ACL can only drop and count. Where IPv6
+	// is off altogether the file is absent, and there is nothing to do.
+	if err := procSys.write("net.ipv6.conf."+strings.ReplaceAll(dev, ".", "/")+".disable_ipv6", "1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bring up %s: %w", dev, err)
