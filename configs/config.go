@@ -51,6 +51,9 @@ type Node struct {
 	StateDir            string     `toml:"state_dir"`
 	ControlSocket       string     `toml:"control_socket"`
 	MSSClamp            *bool      `toml:"mss_clamp"` // nil: on
+	// MetricsListen serves Prometheus metrics at http://ADDR/metrics;
+	// empty: none. Keep it on loopback or a management network.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // Mesh is what all gateways of the mesh share.

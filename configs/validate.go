@@ -56,6 +56,7 @@ func (c *checker) node(n *Node) {
 	}
 	c.address4("node.overlay_address", n.OverlayAddress)
 	c.hostPort("node.public_endpoint", n.PublicEndpoint, false)
+	c.hostPort("node.metrics_listen", n.MetricsListen, false)
 	c.between("node.persistent_keepalive", n.PersistentKeepalive, 0, 65535)
 	c.file("node.state_dir", n.StateDir, true)
 	c.file("node.control_socket", n.ControlSocket, true)

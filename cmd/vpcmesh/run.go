@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
@@ -45,9 +49,21 @@ func runCmd() *cobra.Command {
 func runGateway(cfg *configs.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Bound before anything is set up: a taken port changes nothing.
+	var metrics net.Listener
+	if addr := cfg.Node.MetricsListen; addr != "" {
+		var err error
+		if metrics, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("%s: node.metrics_listen: %w", cfg.Path, err)
+		}
+		defer metrics.Close()
+	}
 	g, err := mesh.Start(ctx, cfg, discovery.Resolve, log.With("subsystem", "mesh"))
 	if err != nil {
 		return err
+	}
+	if metrics != nil {
+		go serveMetrics(metrics, g.MetricsHandler(), log)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	control := make(chan error, 1)
@@ -96,5 +112,16 @@ func watchReload(ctx context.Context, path string, out chan<- *configs.Config, l
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// serveMetrics serves /metrics until the listener is closed.
+func serveMetrics(ln net.Listener, h http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		log.Error("metrics server", "err", err)
 	}
 }

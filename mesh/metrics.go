@@ -1,0 +1,96 @@
+package mesh
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are read from Status at scrape time, so they never drift from
+// what `vpcmesh status` shows and cost nothing between scrapes.
+
+var (
+	descPeers     = prometheus.NewDesc("vpcmesh_peers", "WireGuard peers configured.", nil, nil)
+	descPeerUp    = prometheus.NewDesc("vpcmesh_peer_up", "1 when the peer's last handshake is recent enough to carry traffic (under 180 s).", []string{"peer"}, nil)
+	descHandshake = prometheus.NewDesc("vpcmesh_peer_last_handshake_timestamp_seconds", "Time of the peer's last completed handshake.", []string{"peer"}, nil)
+	descRx        = prometheus.NewDesc("vpcmesh_peer_receive_bytes_total", "Bytes received from the peer.", []string{"peer"}, nil)
+	descTx        = prometheus.NewDesc("vpcmesh_peer_transmit_bytes_total", "Bytes sent to the peer.", []string{"peer"}, nil)
+	descPackets   = prometheus.NewDesc("vpcmesh_packets_total", "Packets through the packet path, by direction (outbound: site to mesh) and verdict.", []string{"direction", "verdict"}, nil)
+	descRoutes    = prometheus.NewDesc("vpcmesh_routes", "vpcmesh routes in the kernel.", nil, nil)
+	descMembers   = prometheus.NewDesc("vpcmesh_gossip_members", "Other live gateways with a verified record.", nil, nil)
+	descRefused   = prometheus.NewDesc("vpcmesh_gossip_refused_records_total", "Records and admissions refused, by reason.", []string{"reason"}, nil)
+	descConflicts = prometheus.NewDesc("vpcmesh_conflicts", "Announcements refused or overruled because they overlap another site's.", nil, nil)
+	descCertExp   = prometheus.NewDesc("vpcmesh_certificate_expiry_timestamp_seconds", "When this gateway's certificate expires (gossip mode).", nil, nil)
+	descUp        = prometheus.NewDesc("vpcmesh_status_up", "1 when the last scrape could read the device and the kernel.", nil, nil)
+)
+
+// MetricsHandler serves the gateway's metrics in Prometheus format, with
+// the Go runtime's and the process's.
+func (g *Gateway) MetricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister((*collector)(g), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+type collector Gateway
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
+		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	g := (*Gateway)(c)
+	st, err := g.Status()
+	if err != nil {
+		ch <- gauge(descUp, 0)
+		return
+	}
+	ch <- gauge(descUp, 1)
+	ch <- gauge(descPeers, float64(len(st.Peers)))
+	for _, p := range st.Peers {
+		up := 0.0
+		if p.LastHandshake != nil {
+			ch <- gauge(descHandshake, float64(p.LastHandshake.Unix()), p.Name)
+			if time.Since(*p.LastHandshake) < staleHandshake {
+				up = 1
+			}
+		}
+		ch <- gauge(descPeerUp, up, p.Name)
+		ch <- counter(descRx, float64(p.RxBytes), p.Name)
+		ch <- counter(descTx, float64(p.TxBytes), p.Name)
+	}
+	for _, d := range []struct {
+		name string
+		c    PacketCounters
+	}{{"outbound", st.Packets.Outbound}, {"inbound", st.Packets.Inbound}} {
+		ch <- counter(descPackets, float64(d.c.Passed), d.name, "passed")
+		ch <- counter(descPackets, float64(d.c.DroppedACL), d.name, "dropped_acl")
+		ch <- counter(descPackets, float64(d.c.DroppedNoRoute), d.name, "dropped_no_route")
+		ch <- counter(descPackets, float64(d.c.DroppedInvalid), d.name, "dropped_invalid")
+	}
+	ch <- gauge(descRoutes, float64(len(st.Routes)))
+	ch <- gauge(descConflicts, float64(len(st.Conflicts)))
+	if st.Gossip != nil {
+		ch <- gauge(descMembers, float64(len(st.Gossip.Members)))
+		for reason, n := range st.Gossip.Refused {
+			ch <- counter(descRefused, float64(n), reason)
+		}
+	}
+	if m := g.members; m != nil {
+		ch <- gauge(descCertExp, float64(m.id.Leaf().Body.NotAfter.Unix()))
+	}
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+}
