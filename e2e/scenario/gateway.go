@@ -30,6 +30,9 @@ type GatewaySpec struct {
 	Peers    []PeerSpec
 	MTU      int   // 0: derived from the underlay
 	MSSClamp *bool // nil: the default (on)
+	// MetricsListen serves Prometheus metrics there, inside the gateway's
+	// namespace.
+	MetricsListen string
 
 	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
 	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
@@ -120,6 +123,9 @@ certificate_file = "{{.Dir}}/gateway.crt"
 {{- end}}
 {{- if .PublicEndpoint}}
 public_endpoint = "{{.PublicEndpoint}}"
+{{- end}}
+{{- if .MetricsListen}}
+metrics_listen = "{{.MetricsListen}}"
 {{- end}}
 
 [mesh]

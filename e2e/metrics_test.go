@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+)
+
+// The Prometheus endpoint reports what happened: the ACL drop counter
+// rises by exactly the packets a non-member sent, and the peer a member
+// used is up.
+func TestMetricsMatchWhatHappened(t *testing.T) {
+	l, ctx := newLab(t)
+	o, err := scenario.BuildOverlap(l, vpcmeshBin)
+	must(t, err)
+	const addr = "127.0.0.1:9586"
+	o.OfficeGW.MetricsListen = addr
+	must(t, o.OfficeGW.WriteConfig())
+	must(t, o.StartAll(ctx))
+	gw := o.Office.Gateway
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return o.PCA.Ping(ctx, scenario.HostAWire) }))
+
+	before, err := scrape(gw, addr)
+	must(t, err)
+	const sent = 5
+	if _, err := o.PCX.Exec(ctx, "ping", "-n", "-q", "-c", strconv.Itoa(sent), "-i", "0.2", "-W", "1", scenario.HostAWire); err == nil {
+		t.Fatal("pc-x, in no project, was answered")
+	}
+	after, err := scrape(gw, addr)
+	must(t, err)
+
+	drops := `vpcmesh_packets_total{direction="outbound",verdict="dropped_acl"}`
+	if got := after[drops] - before[drops]; got != sent {
+		t.Errorf("%s rose by %v, want %d (the pings pc-x sent)", drops, got, sent)
+	}
+	for _, m := range []string{`vpcmesh_peer_up{peer="gw-a"}`, `vpcmesh_status_up`} {
+		if after[m] != 1 {
+			t.Errorf("%s = %v, want 1", m, after[m])
+		}
+	}
+	if after[`vpcmesh_peers`] != 2 || after[`vpcmesh_routes`] == 0 {
+		t.Errorf("peers %v, routes %v; want 2 peers and some routes", after[`vpcmesh_peers`], after[`vpcmesh_routes`])
+	}
+	t.Logf("%s: %v → %v; peer_up gw-a %v", drops, before[drops], after[drops], after[`vpcmesh_peer_up{peer="gw-a"}`])
+}
+
+// scrape fetches /metrics from inside ns and returns every sample by its
+// name and labels as written.
+func scrape(ns *lab.NS, addr string) (map[string]float64, error) {
+	samples := map[string]float64{}
+	err := ns.Do(func() error {
+		// Dialled here, on the thread inside ns; net/http would dial from
+		// another goroutine, outside it.
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /metrics: %s", resp.Status)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			i := strings.LastIndexByte(line, ' ')
+			v, err := strconv.ParseFloat(line[i+1:], 64)
+			if err != nil {
+				return fmt.Errorf("metrics line %q: %w", line, err)
+			}
+			samples[line[:i]] = v
+		}
+		return sc.Err()
+	})
+	return samples, err
+}
