@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+)
+
+// Flushing the office router's conntrack table in the middle of a TCP
+// transfer (what a router reboot or a NAT mapping timeout does), even into
+// a new source port, costs the tunnel a short interruption, not the
+// transfer: WireGuard follows the office to its new address.
+func TestConntrackFlushMidTransfer(t *testing.T) {
+	l, ctx := newLab(t)
+	ts, err := scenario.BuildTwoSites(l, vpcmeshBin)
+	must(t, err)
+	must(t, ts.StartAll(ctx))
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return ts.PC.Ping(ctx, scenario.HostA) }))
+	before := peerOf(t, ctx, ts.OfficeGW, "vpc-gw")
+
+	type result struct {
+		res lab.TransferResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := ts.PC.TCPTransfer(ctx, ts.Host, scenario.HostA, 768<<20)
+		done <- result{res, err}
+	}()
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		if p := peerOf(t, ctx, ts.OfficeGW, "vpc-gw"); p.TxBytes < before.TxBytes+(16<<20) {
+			return fmt.Errorf("transfer not under way")
+		}
+		return nil
+	}))
+	// First the same mapping comes back (masquerade keeps the port when it
+	// is free); then the router maps to random ports, as after a reboot
+	// into another NAT, and the office appears from a new port.
+	for _, step := range []struct {
+		what   string
+		random bool
+	}{{"conntrack flushed", false}, {"conntrack flushed, new source port", true}} {
+		if step.random {
+			must(t, ts.Office.Router.Masquerade("wan", true))
+		}
+		mark := peerOf(t, ctx, ts.VPCGW, "office-gw")
+		flushed := time.Now()
+		_, err = ts.Office.Router.Exec(ctx, "conntrack", "-F")
+		must(t, err)
+		// The interruption: until the VPC gateway receives a MiB from the
+		// office again.
+		must(t, lab.Eventually(ctx, 20*time.Second, func() error {
+			if p := peerOf(t, ctx, ts.VPCGW, "office-gw"); p.RxBytes < mark.RxBytes+(1<<20) {
+				return fmt.Errorf("vpc-gw receives nothing from the office yet")
+			}
+			return nil
+		}))
+		now := peerOf(t, ctx, ts.VPCGW, "office-gw")
+		t.Logf("%s mid-transfer: a MiB from the office again %v later; office seen at %s, then %s",
+			step.what, time.Since(flushed).Round(10*time.Millisecond), mark.Endpoint, now.Endpoint)
+		if step.random && now.Endpoint == mark.Endpoint {
+			t.Errorf("the office still appears at %s: the port did not change, so rebinding was not tested", now.Endpoint)
+		}
+	}
+	r := <-done
+	must(t, r.err)
+	t.Logf("%d bytes in %v across both, sha256 matched", r.res.Bytes, r.res.Duration.Round(time.Millisecond))
+}
