@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpcmesh/vpcmesh/configs"
 	"github.com/vpcmesh/vpcmesh/discovery"
@@ -179,6 +180,22 @@ func TestKeepaliveOnlyBehindNAT(t *testing.T) {
 		r := fromView(cfg, View{Nodes: []*discovery.Node{node(t, nodeSpec{"gw-a", "vpc-a", 100, "100.96.0.2", nil, "203.0.113.20:51820"})}})
 		if len(r.peers) != 1 || r.peers[0].Keepalive != c.want {
 			t.Errorf("public_endpoint %q: peers %+v, want one with keepalive %d", c.extra, r.peers, c.want)
+		}
+	}
+}
+
+func TestCertificateExpiryWarning(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		left time.Duration
+		want string
+	}{
+		{60 * 24 * time.Hour, ""},
+		{10 * 24 * time.Hour, "certificate of gw expires 2026-12-11T00:00:00Z (in 240h0m0s): sign it again"},
+	} {
+		got := expiryWarning(&cert.Cert{Body: cert.Body{Name: "gw", NotAfter: now.Add(c.left)}}, now)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%v left: %q, want %q", c.left, got, c.want)
 		}
 	}
 }

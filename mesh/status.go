@@ -1,10 +1,12 @@
 package mesh
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/tunnel"
@@ -93,6 +95,9 @@ func (g *Gateway) Status() (Status, error) {
 			gs.Members = append(gs.Members, n.Name)
 		}
 		st.Gossip = gs
+		if w := expiryWarning(m.id.Leaf(), time.Now()); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
 	}
 	peers, err := g.dev.Status()
 	if err != nil {
@@ -131,4 +136,17 @@ func peerStatus(p tunnel.PeerStatus, name string, now time.Time) PeerStatus {
 		ps.Prefixes = append(ps.Prefixes, pfx.String())
 	}
 	return ps
+}
+
+// certWarnAhead is how early status warns that this gateway's certificate
+// expires: an expired certificate drops the gateway from the mesh, so
+// there must be time to sign it again.
+const certWarnAhead = 30 * 24 * time.Hour
+
+func expiryWarning(c *cert.Cert, now time.Time) string {
+	if !cert.ExpiresSoon(c, now, certWarnAhead) {
+		return ""
+	}
+	return fmt.Sprintf("certificate of %s expires %s (in %s): sign it again (vpcmesh ca sign) and restart",
+		c.Body.Name, c.Body.NotAfter.Format(time.RFC3339), c.Body.NotAfter.Sub(now).Round(time.Minute))
 }
