@@ -38,6 +38,7 @@ type Gateway struct {
 	mu       sync.Mutex
 	cfg      *configs.Config
 	desired  Desired
+	policy   nat.Config // the packet rules last applied
 	warnings []string
 	synced   time.Time
 }
@@ -151,7 +152,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
 	}
-	g.desired, g.warnings, g.synced = d, warnings, time.Now()
+	g.desired, g.policy, g.warnings, g.synced = d, policy, warnings, time.Now()
 	return err
 }
 

@@ -14,19 +14,20 @@ import (
 
 // Status is what `vpcmesh status` shows; its JSON form is the control API.
 type Status struct {
-	Node           string       `json:"node"`
-	Mesh           string       `json:"mesh"`
-	Interface      string       `json:"interface"`
-	ListenPort     int          `json:"listen_port"`
-	OverlayAddress string       `json:"overlay_address"`
-	PublicKey      string       `json:"public_key"`
-	Peers          []PeerStatus `json:"peers"`
-	Routes         []string     `json:"routes"` // vpcmesh routes present in the kernel now
-	Packets        PacketStats  `json:"packets"`
-	Gossip         *GossipStats `json:"gossip,omitempty"` // absent when gossip is off
-	Conflicts      []string     `json:"conflicts,omitempty"`
-	LastSync       time.Time    `json:"last_sync"`
-	Warnings       []string     `json:"warnings,omitempty"`
+	Node           string        `json:"node"`
+	Mesh           string        `json:"mesh"`
+	Interface      string        `json:"interface"`
+	ListenPort     int           `json:"listen_port"`
+	OverlayAddress string        `json:"overlay_address"`
+	PublicKey      string        `json:"public_key"`
+	Peers          []PeerStatus  `json:"peers"`
+	Routes         []string      `json:"routes"`      // vpcmesh routes present in the kernel now
+	RouteTable     []RouteStatus `json:"route_table"` // every wanted route: peer, projects, installed
+	Packets        PacketStats   `json:"packets"`
+	Gossip         *GossipStats  `json:"gossip,omitempty"` // absent when gossip is off
+	Conflicts      []string      `json:"conflicts,omitempty"`
+	LastSync       time.Time     `json:"last_sync"`
+	Warnings       []string      `json:"warnings,omitempty"`
 }
 
 // GossipStats is the membership as this gateway sees it.
@@ -72,7 +73,7 @@ type PeerStatus struct {
 // Status reads the live state of the device and the kernel.
 func (g *Gateway) Status() (Status, error) {
 	g.mu.Lock()
-	cfg, d, warnings, synced := g.cfg, g.desired, slices.Clone(g.warnings), g.synced
+	cfg, d, policy, warnings, synced := g.cfg, g.desired, g.policy, slices.Clone(g.warnings), g.synced
 	g.mu.Unlock()
 	ps := g.packets.Stats()
 	st := Status{
@@ -113,6 +114,7 @@ func (g *Gateway) Status() (Status, error) {
 		st.Routes = append(st.Routes, r.Dst.String())
 	}
 	slices.Sort(st.Routes)
+	st.RouteTable = routeTable(d.Routes, d.Peers, d.Names, policy.Routes, st.Routes)
 	return st, err
 }
 

@@ -16,11 +16,33 @@ import (
 )
 
 func statusCmd() *cobra.Command {
+	return fetchCmd("status", "Show the running gateway's peers and routes", func(w io.Writer, st mesh.Status, asJSON bool) error {
+		if asJSON {
+			return writeJSON(w, st)
+		}
+		printStatus(w, st)
+		return nil
+	})
+}
+
+func routesCmd() *cobra.Command {
+	return fetchCmd("routes", "Show the running gateway's remote prefixes: the peer, the projects, whether the kernel has the route", func(w io.Writer, st mesh.Status, asJSON bool) error {
+		if asJSON {
+			return writeJSON(w, st.RouteTable)
+		}
+		printRoutes(w, st.RouteTable)
+		return nil
+	})
+}
+
+// fetchCmd is a command that reads the running gateway's status over its
+// control socket and prints part of it.
+func fetchCmd(name, short string, print func(w io.Writer, st mesh.Status, asJSON bool) error) *cobra.Command {
 	var file, socket string
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status [-c FILE | -s SOCKET] [--json]",
-		Short: "Show the running gateway's peers and routes",
+		Use:   name + " [-c FILE | -s SOCKET] [--json]",
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path, err := controlSocket(file, socket)
@@ -33,19 +55,32 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			}
-			printStatus(cmd.OutOrStdout(), st)
-			return nil
+			return print(cmd.OutOrStdout(), st, asJSON)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "/etc/vpcmesh/vpcmesh.toml", "config file naming the control socket")
 	cmd.Flags().StringVarP(&socket, "socket", "s", "", "control socket (overrides the config)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printRoutes(w io.Writer, rt []mesh.RouteStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tPEER\tPROJECTS\tINSTALLED")
+	for _, r := range rt {
+		installed := "yes"
+		if !r.Installed {
+			installed = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Prefix, orDash(r.Peer), orDash(strings.Join(r.Projects, ",")), installed)
+	}
+	tw.Flush()
 }
 
 func controlSocket(file, socket string) (string, error) {

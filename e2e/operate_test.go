@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+	"github.com/vpcmesh/vpcmesh/mesh"
+)
+
+// `vpcmesh routes --json` agrees with the kernel and says which peer and
+// project carry each prefix; a route deleted by hand shows as not
+// installed until the gateway puts it back.
+func TestRoutesJSONMatchesTheKernel(t *testing.T) {
+	l, ctx := newLab(t)
+	o, err := scenario.BuildOverlap(l, vpcmeshBin)
+	must(t, err)
+	must(t, o.StartAll(ctx))
+	gw := o.Office.Gateway
+	routes := func() []mesh.RouteStatus {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, vpcmeshBin, "routes", "--json", "-s", o.OfficeGW.Socket).Output()
+		must(t, err)
+		var rt []mesh.RouteStatus
+		must(t, json.Unmarshal(out, &rt))
+		return rt
+	}
+	rt := routes()
+	want := map[string]mesh.RouteStatus{
+		scenario.VPCAWire: {Prefix: scenario.VPCAWire, Peer: "gw-a", Projects: []string{"alpha"}, Installed: true},
+		scenario.VPCBWire: {Prefix: scenario.VPCBWire, Peer: "gw-b", Projects: []string{"beta"}, Installed: true},
+	}
+	kernel := kernelPrefixes(t, ctx, gw)
+	for _, r := range rt {
+		if r.Installed != slices.Contains(kernel, r.Prefix) {
+			t.Errorf("routes says %s installed=%v; the kernel's vpcmesh routes are %v", r.Prefix, r.Installed, kernel)
+		}
+		if w, ok := want[r.Prefix]; ok {
+			if r.Peer != w.Peer || !slices.Equal(r.Projects, w.Projects) || !r.Installed {
+				t.Errorf("routes: %+v, want %+v", r, w)
+			}
+			delete(want, r.Prefix)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("routes lacks %v; got %+v", want, rt)
+	}
+	t.Logf("routes --json: %+v", rt)
+	// Deleted by hand: the gateway puts it back and routes shows it again.
+	_, err = gw.Exec(ctx, "ip", "route", "del", scenario.VPCAWire)
+	must(t, err)
+	must(t, lab.Eventually(ctx, 5*time.Second, func() error {
+		for _, r := range routes() {
+			if r.Prefix == scenario.VPCAWire && r.Installed && slices.Contains(kernelPrefixes(t, ctx, gw), r.Prefix) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not back in routes --json and the kernel", scenario.VPCAWire)
+	}))
+}
+
+// kernelPrefixes is ownedRoutes with host routes written as /32, as
+// prefixes are everywhere else (ip route prints them bare).
+func kernelPrefixes(t *testing.T, ctx context.Context, ns *lab.NS) []string {
+	t.Helper()
+	var out []string
+	for _, r := range ownedRoutes(t, ctx, ns) {
+		if !strings.Contains(r, "/") {
+			r += "/32"
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,52 @@
+package mesh
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/vpcmesh/vpcmesh/nat"
+	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// RouteStatus is one remote prefix as `vpcmesh routes` shows it: the peer
+// that carries it, the projects it belongs to, and whether the kernel has
+// the route now.
+type RouteStatus struct {
+	Prefix    string   `json:"prefix"`
+	Peer      string   `json:"peer,omitempty"` // empty: the mesh's overlay range
+	Projects  []string `json:"projects"`
+	Installed bool     `json:"installed"`
+}
+
+// routeTable joins what the gateway wants (routes, peers, the packet
+// rules' projects) with what the kernel has.
+func routeTable(routes []routing.Route, peers []tunnel.Peer, names map[tunnel.Key]string, projects []nat.ProjectRoute, installed []string) []RouteStatus {
+	out := make([]RouteStatus, 0, len(routes))
+	for _, r := range routes {
+		rs := RouteStatus{Prefix: r.Dst.String(), Peer: carrier(r.Dst, peers, names), Projects: []string{},
+			Installed: slices.Contains(installed, r.Dst.String())}
+		for _, p := range projects {
+			if p.Wire.Overlaps(r.Dst) && !slices.Contains(rs.Projects, p.Project) {
+				rs.Projects = append(rs.Projects, p.Project)
+			}
+		}
+		slices.Sort(rs.Projects)
+		out = append(out, rs)
+	}
+	slices.SortFunc(out, func(a, b RouteStatus) int { return netip.MustParsePrefix(a.Prefix).Addr().Compare(netip.MustParsePrefix(b.Prefix).Addr()) })
+	return out
+}
+
+// carrier names the peer whose allowed IPs take dst, by longest match.
+func carrier(dst netip.Prefix, peers []tunnel.Peer, names map[tunnel.Key]string) string {
+	best, bits := "", -1
+	for _, p := range peers {
+		for _, a := range p.AllowedIPs {
+			if a.Bits() <= dst.Bits() && a.Contains(dst.Addr()) && a.Bits() > bits {
+				best, bits = names[p.PublicKey], a.Bits()
+			}
+		}
+	}
+	return best
+}
