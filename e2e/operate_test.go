@@ -79,3 +79,27 @@ func kernelPrefixes(t *testing.T, ctx context.Context, ns *lab.NS) []string {
 	}
 	return out
 }
+
+// `vpcmesh ping GATEWAY` on a gateway reaches the other gateway through
+// its tunnel and says which way it went.
+func TestPingAGateway(t *testing.T) {
+	l, ctx := newLab(t)
+	ts, err := scenario.BuildTwoSites(l, vpcmeshBin)
+	must(t, err)
+	must(t, ts.StartAll(ctx))
+	out, err := ts.Office.Gateway.Exec(ctx, vpcmeshBin, "ping", "vpc-gw", "-n", "3", "--json", "-s", ts.OfficeGW.Socket)
+	must(t, err)
+	var res struct {
+		Gateway, Address, Path, Endpoint string
+		Sent, Received                   int
+		RTTs                             []float64 `json:"rtt_ms"`
+	}
+	must(t, json.Unmarshal([]byte(out), &res))
+	if res.Address != scenario.VPCGWMesh || res.Endpoint != scenario.VPCPublic+":51820" || res.Path != "direct" || res.Received != 3 || len(res.RTTs) != 3 {
+		t.Errorf("ping vpc-gw: %+v", res)
+	}
+	t.Logf("ping vpc-gw: %s", strings.TrimSpace(out))
+	if out, err := ts.Office.Gateway.Exec(ctx, vpcmeshBin, "ping", "nosuch-gw", "-s", ts.OfficeGW.Socket); err == nil || !strings.Contains(out+err.Error(), `no gateway "nosuch-gw" among the peers of office-gw: vpc-gw`) {
+		t.Errorf("ping of an unknown gateway: %v\n%s", err, out)
+	}
+}

@@ -28,7 +28,7 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), routesCmd(), doctorCmd(), demoCmd(), caCmd())
+	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), routesCmd(), pingCmd(), doctorCmd(), demoCmd(), caCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vpcmesh:", err)
 		os.Exit(exitCode(err))
