@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpcmesh/vpcmesh/doctor"
+	"github.com/vpcmesh/vpcmesh/routing/doctor"
 )
 
 // doctorTimeout bounds a whole doctor run; a check that waits on something

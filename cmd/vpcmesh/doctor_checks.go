@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/configs"
-	"github.com/vpcmesh/vpcmesh/doctor"
 	"github.com/vpcmesh/vpcmesh/mesh"
 	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/routing/doctor"
 )
 
 // bootFix is how a kernel setting survives a reboot.

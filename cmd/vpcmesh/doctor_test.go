@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpcmesh/vpcmesh/doctor"
+	"github.com/vpcmesh/vpcmesh/routing/doctor"
 )
 
 // fakeDoctor answers with fixed findings and records the config file asked
