@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -17,6 +18,7 @@ import (
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/routing/ec2"
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
 
@@ -33,7 +35,10 @@ type Gateway struct {
 	packets *nat.Wrapper // the nat stage between the TUN and WireGuard
 	mtu     int
 	wgKey   tunnel.Key
-	members *membership // nil unless gossip is on
+	members *membership           // nil unless gossip is on
+	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
+	bg      context.Context       // background work's lifetime: ends at Close
+	stopBg  context.CancelFunc
 
 	mu       sync.Mutex
 	cfg      *configs.Config
@@ -59,12 +64,20 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 			return nil, err
 		}
 	}
+	// In ec2.mode "on", not finding the instance stops here, before any change.
+	var inst *ec2.Instance
+	if cfg.EC2.Mode == configs.EC2On {
+		if inst, err = detectEC2(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if n, err := routing.Flush(); err != nil {
 		return nil, err
 	} else if n > 0 {
 		log.Info("removed stale routes from an earlier run", "count", n)
 	}
 	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
+	g.bg, g.stopBg = context.WithCancel(context.Background())
 	if g.dev, err = g.openDevice(); err != nil {
 		return nil, err
 	}
@@ -76,7 +89,45 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 		g.Close()
 		return nil, err
 	}
+	if err := g.upCloud(inst); err != nil {
+		g.Close()
+		return nil, err
+	}
 	return g, nil
+}
+
+// upCloud starts the EC2 side: at once for an instance found already, else
+// (ec2.mode "auto") after looking for IMDSv2 in the background, so that a
+// gateway off EC2 starts no slower.
+func (g *Gateway) upCloud(inst *ec2.Instance) error {
+	if inst != nil {
+		return g.startCloud(inst)
+	}
+	if g.cfg.EC2.Mode == configs.EC2Off {
+		return nil
+	}
+	go func() {
+		inst, err := detectEC2(g.bg, g.cfg)
+		switch {
+		case g.bg.Err() != nil:
+		case err != nil:
+			g.log.Warn("EC2 detection", "err", err)
+		case inst == nil:
+			g.log.Debug("not on EC2: no Source/Dest check or VPC routes to manage")
+		default:
+			if err := g.startCloud(inst); err != nil {
+				g.log.Error("EC2 side not started", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// config is the running config.
+func (g *Gateway) config() *configs.Config {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
 }
 
 // gossipOn says whether the config asks for gossip (mesh.root_file set).
@@ -149,6 +200,9 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 		return err
 	}
 	diff, err := routing.Sync(g.dev.Name(), d.Routes)
+	if c := g.cloud.Load(); c != nil {
+		c.want(vpcPrefixes(cfg, d.Routes))
+	}
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
 	}
@@ -246,6 +300,10 @@ func restartOnly(old, new *configs.Config) error {
 // it the interface and the kernel routes through it) and any vpcmesh route
 // left in other tables.
 func (g *Gateway) Close() error {
+	g.stopBg()
+	if c := g.cloud.Load(); c != nil {
+		c.stop()
+	}
 	g.stopGossip()
 	g.dev.Close()
 	_, err := routing.Flush()

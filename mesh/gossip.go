@@ -367,6 +367,9 @@ func (g *Gateway) rejoin(ctx context.Context) {
 	for _, n := range m.gossip.Nodes() {
 		targets = append(targets, n.Endpoints...)
 	}
+	if c := g.cloud.Load(); c != nil {
+		targets = append(targets, c.joinTargets(cfg.Node.ListenPort)...)
+	}
 	join := discovery.Control{Type: discovery.MsgJoin, Record: m.gossip.Self().Encoded}.Encode()
 	sent := map[netip.AddrPort]bool{}
 	for _, t := range targets {

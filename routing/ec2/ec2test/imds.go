@@ -1,6 +1,7 @@
 package ec2test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,6 +24,11 @@ const imdsToken = "ec2test-token"
 
 // NewIMDS answers for an instance whose primary interface is eni with mac.
 func NewIMDS(instance, region, mac, eni, vpc, subnet string) *IMDS {
+	return NewIMDSOn(nil, instance, region, mac, eni, vpc, subnet)
+}
+
+// NewIMDSOn is NewIMDS serving on ln (nil: a new one on loopback).
+func NewIMDSOn(ln net.Listener, instance, region, mac, eni, vpc, subnet string) *IMDS {
 	iface := "network/interfaces/macs/" + mac + "/"
 	m := &IMDS{data: map[string]string{
 		"instance-id":                 instance,
@@ -33,7 +39,7 @@ func NewIMDS(instance, region, mac, eni, vpc, subnet string) *IMDS {
 		iface + "subnet-id":           subnet,
 		"placement/availability-zone": region + "a",
 	}}
-	m.Server = httptest.NewServer(http.HandlerFunc(m.serve))
+	m.Server = serveOn(ln, http.HandlerFunc(m.serve))
 	return m
 }
 

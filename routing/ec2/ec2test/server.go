@@ -9,6 +9,7 @@ package ec2test
 import (
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,10 +74,25 @@ type fault struct {
 }
 
 // NewServer starts a stand-in with no resources. Close it when done.
-func NewServer() *Server {
+func NewServer() *Server { return NewServerOn(nil) }
+
+// NewServerOn is NewServer serving on ln, e.g. a listener opened inside a
+// network namespace; nil: a new one on loopback.
+func NewServerOn(ln net.Listener) *Server {
 	s := &Server{enis: map[string]*ENI{}, faults: map[string][]fault{}, calls: map[string]int{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = serveOn(ln, http.HandlerFunc(s.serve))
 	return s
+}
+
+// serveOn starts an httptest server on ln, or on loopback when ln is nil.
+func serveOn(ln net.Listener, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start()
+	return srv
 }
 
 // AddENI adds a network interface.

@@ -1,0 +1,175 @@
+package mesh
+
+// The EC2 side of a gateway (DESIGN §6): found through IMDSv2, it turns the
+// instance's Source/Dest check off, keeps the VPC route tables sending the
+// remote wire prefixes to this instance, and lists tagged instances to join.
+// API calls run in their own goroutine: a slow, throttled or refused API
+// never holds up the tunnels, and is retried at the next change or tick.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/routing"
+	"github.com/vpcmesh/vpcmesh/routing/ec2"
+)
+
+// cloudResync is how often the VPC routes are checked without a change:
+// someone may have edited the route table by hand.
+const cloudResync = time.Minute
+
+type cloud struct {
+	client *ec2.Client
+	log    *slog.Logger
+	wanted chan []netip.Prefix // the newest wanted set; older ones are dropped
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	joins []netip.Addr // tagged instances' addresses, from the last listing
+}
+
+// detectEC2 finds the instance when the config asks for EC2. In mode "on"
+// not being on EC2 is an error; in "auto" it is the answer nil.
+func detectEC2(ctx context.Context, cfg *configs.Config) (*ec2.Instance, error) {
+	if cfg.EC2.Mode == configs.EC2Off {
+		return nil, nil
+	}
+	inst, err := ec2.Detect(ctx, cfg.EC2.IMDSEndpoint)
+	switch {
+	case err == nil:
+		return inst, nil
+	case errors.Is(err, ec2.ErrNotEC2) && cfg.EC2.Mode != configs.EC2On:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("ec2.mode = %q: %w", cfg.EC2.Mode, err)
+}
+
+// startCloud brings up the EC2 side for inst. Failures of the API are
+// logged, not returned: the gateway runs without what they would have done.
+func (g *Gateway) startCloud(inst *ec2.Instance) error {
+	cfg := g.config()
+	log := g.log.With("subsystem", "ec2", "instance", inst.ID, "eni", inst.ENI)
+	ctx, cancel := context.WithCancel(context.Background())
+	client, err := ec2.New(ctx, ec2.Config{Endpoint: cfg.EC2.Endpoint, RouteTables: cfg.EC2.RouteTables,
+		Subnets: cfg.EC2.Subnets, StateDir: cfg.Node.StateDir}, inst)
+	if err != nil {
+		cancel()
+		return err
+	}
+	c := &cloud{client: client, log: log, wanted: make(chan []netip.Prefix, 1), cancel: cancel, done: make(chan struct{})}
+	if sd, err := client.DisableSourceDestCheck(ctx); err != nil {
+		log.Error("Source/Dest check not turned off: forwarded packets will be dropped by EC2", "err", err)
+	} else {
+		log.Info("Source/Dest check", "state", sd.String())
+	}
+	go c.run(ctx, cfg.EC2.JoinTag)
+	g.cloud.Store(c)
+	g.logSync(ctx, "on EC2") // hands the loop its first wanted set
+	return nil
+}
+
+// want hands the loop the prefixes the VPC route tables must send here.
+func (c *cloud) want(prefixes []netip.Prefix) {
+	select {
+	case <-c.wanted: // drop a set not yet taken: this one is newer
+	default:
+	}
+	c.wanted <- prefixes
+}
+
+func (c *cloud) run(ctx context.Context, joinTag string) {
+	defer close(c.done)
+	tick := time.NewTicker(cloudResync)
+	defer tick.Stop()
+	var cur []netip.Prefix
+	synced := false
+	c.listJoins(ctx, joinTag)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-c.wanted:
+			if synced && slices.Equal(w, cur) {
+				continue
+			}
+			cur = w
+		case <-tick.C:
+			c.listJoins(ctx, joinTag)
+		}
+		rep, err := c.client.SyncRoutes(ctx, cur, true)
+		synced = err == nil
+		if len(rep.Applied)+len(rep.Conflicts) > 0 {
+			c.log.Info("VPC routes", "report", rep.String())
+		}
+		if err != nil && ctx.Err() == nil {
+			c.log.Error("VPC routes not all in place; retried at the next change or in a minute", "err", err)
+		}
+	}
+}
+
+// listJoins refreshes the tagged instances' addresses.
+func (c *cloud) listJoins(ctx context.Context, tag string) {
+	if tag == "" {
+		return
+	}
+	cands, err := c.client.JoinCandidates(ctx, tag)
+	if err != nil {
+		c.log.Warn("tagged instances not listed", "tag", tag, "err", err)
+		return
+	}
+	var addrs []netip.Addr
+	for _, cd := range cands {
+		for _, a := range []netip.Addr{cd.PrivateIP, cd.PublicIP} {
+			if a.IsValid() {
+				addrs = append(addrs, a)
+			}
+		}
+	}
+	c.mu.Lock()
+	c.joins = addrs
+	c.mu.Unlock()
+}
+
+// joinTargets are the tagged instances, at this gateway's port (a mesh's
+// gateways share it).
+func (c *cloud) joinTargets(port int) []netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]netip.AddrPort, 0, len(c.joins))
+	for _, a := range c.joins {
+		out = append(out, netip.AddrPortFrom(a, uint16(port)))
+	}
+	return out
+}
+
+func (c *cloud) stop() {
+	c.cancel()
+	<-c.done
+}
+
+// vpcPrefixes are the routes the VPC must send to this gateway: every
+// remote prefix it routes into the mesh, except the overlay range, which
+// only gateways use.
+func vpcPrefixes(cfg *configs.Config, routes []routing.Route) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range routes {
+		if !cfg.Mesh.OverlayRange.Overlaps(r.Dst) {
+			out = append(out, r.Dst)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return out
+}
