@@ -30,6 +30,11 @@ func (n *NS) Start(name string, args ...string) (*Proc, error) {
 	return n.start(name, nil, args...)
 }
 
+// StartEnv is Start with extra environment variables ("K=V").
+func (n *NS) StartEnv(name string, env []string, args ...string) (*Proc, error) {
+	return n.start(name, env, args...)
+}
+
 // start is Start with extra environment variables ("K=V").
 func (n *NS) start(name string, env []string, args ...string) (*Proc, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || len(args) == 0 {

@@ -33,6 +33,8 @@ type GatewaySpec struct {
 	// MetricsListen serves Prometheus metrics there, inside the gateway's
 	// namespace.
 	MetricsListen string
+	EC2           *EC2Spec // the [ec2] section; nil: none (mode auto)
+	Env           []string // extra environment for the process ("K=V")
 
 	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
 	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
@@ -41,6 +43,12 @@ type GatewaySpec struct {
 	Join           []string // host:port
 	PublicEndpoint string   // host:port; empty behind NAT
 	ValidFor       time.Duration
+}
+
+// EC2Spec is a gateway's [ec2] section.
+type EC2Spec struct {
+	Mode, Endpoint, IMDSEndpoint string
+	RouteTables                  []string
 }
 
 // ExportSpec offers one of the site's CIDRs to a project, under Mapped when
@@ -136,6 +144,14 @@ mapped_pool = "100.100.0.0/16"
 root_file = "{{.Trust.Pub}}"
 join = {{q .Join}}
 {{- end}}
+{{- with .EC2}}
+
+[ec2]
+mode = "{{.Mode}}"
+endpoint = "{{.Endpoint}}"
+imds_endpoint = "{{.IMDSEndpoint}}"
+route_tables = {{q .RouteTables}}
+{{- end}}
 
 [[site]]
 name = "{{.SiteName}}"
@@ -181,7 +197,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if lvl := os.Getenv("VPCMESH_E2E_LOG_LEVEL"); lvl != "" { // e.g. debug, to follow a failing test
 		args = append([]string{g.Bin, "--log-level", lvl}, args[1:]...)
 	}
-	p, err := g.NS.Start(g.Name, args...)
+	p, err := g.NS.StartEnv(g.Name, g.Env, args...)
 	if err != nil {
 		return err
 	}
