@@ -34,7 +34,9 @@ func routeTable(routes []routing.Route, peers []tunnel.Peer, names map[tunnel.Ke
 		slices.Sort(rs.Projects)
 		out = append(out, rs)
 	}
-	slices.SortFunc(out, func(a, b RouteStatus) int { return netip.MustParsePrefix(a.Prefix).Addr().Compare(netip.MustParsePrefix(b.Prefix).Addr()) })
+	slices.SortFunc(out, func(a, b RouteStatus) int {
+		return netip.MustParsePrefix(a.Prefix).Addr().Compare(netip.MustParsePrefix(b.Prefix).Addr())
+	})
 	return out
 }
 
