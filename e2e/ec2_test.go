@@ -121,4 +121,20 @@ func TestEC2SourceDestAndVPCRoutes(t *testing.T) {
 		t.Errorf("doctor with the Source/Dest check on: %v, want a failure with the fix\n%s", err, out)
 	}
 	t.Logf("doctor with the check turned back on:\n%s", out)
+
+	// The role loses ec2:CreateRoute: the gateway says which permission is
+	// missing and goes on forwarding.
+	api.Deny("CreateRoute")
+	gw.Peers = append(gw.Peers, scenario.PeerSpec{Name: "branch", PublicKey: branchKey, Prefixes: []string{scenario.BranchLAN}})
+	must(t, gw.Reload())
+	must(t, lab.Eventually(ctx, 15*time.Second, func() error {
+		if !strings.Contains(gw.Log(), "ec2:CreateRoute") {
+			return fmt.Errorf("no log naming ec2:CreateRoute")
+		}
+		return nil
+	}))
+	if !gw.Running() {
+		t.Fatal("the gateway stopped over a refused API call")
+	}
+	must(t, ts.PC.Ping(ctx, scenario.HostA))
 }
