@@ -39,8 +39,11 @@ type GossipConfig struct {
 	// OnChange is called, and must not block, whenever the set of live,
 	// verified nodes may have changed.
 	OnChange func()
-	Log      *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	// OnRevocations is called, and must not block, with each newer
+	// revocation list taken (from the config or from gossip), to keep it.
+	OnRevocations func(*cert.Revocations)
+	Log           *slog.Logger
+	Now           func() time.Time // nil: time.Now
 }
 
 // Gossip is a gateway's view of the mesh: memberlist for liveness, signed
@@ -56,7 +59,8 @@ type Gossip struct {
 	once sync.Once
 
 	mu      sync.Mutex
-	records map[string]*Node // newest verified record per node, own included
+	records map[string]*Node  // newest verified record per node, own included
+	revs    *cert.Revocations // newest verified revocation list, or nil
 	refused map[string]uint64
 	bytes   Traffic
 	// What repair knows of members without a record: when first seen so,
@@ -107,8 +111,9 @@ const (
 
 // Gossip messages (memberlist user messages) start with their kind.
 const (
-	msgRecord = 'r' // a signed record
-	msgWant   = 'w' // "send me these records": the asker's name, then names, NUL-separated
+	msgRecord      = 'r' // a signed record
+	msgWant        = 'w' // "send me these records": the asker's name, then names, NUL-separated
+	msgRevocations = 'x' // a signed revocation list
 )
 
 // repairLoop fetches records that broadcasts missed. A member can be live
@@ -306,7 +311,7 @@ func (g *Gossip) Nodes() []*Node {
 	for _, m := range members {
 		n := g.records[m.Name]
 		switch {
-		case m.Name == g.name || n == nil || n.Leaving || now.After(n.NotAfter):
+		case m.Name == g.name || n == nil || n.Leaving || now.After(n.NotAfter) || g.revs.RevokesAny(n.Fingerprints):
 			continue
 		case m.State != memberlist.StateAlive && m.State != memberlist.StateSuspect:
 			continue
@@ -444,7 +449,59 @@ func (g *Gossip) Verify(data []byte) (*Node, error) {
 	if mesh := g.cfg.Identity.Leaf().Body.Mesh; n.Mesh != mesh {
 		return nil, refused(RefusedWrongMesh, fmt.Errorf("record of %q is for mesh %q, not %q", n.Name, n.Mesh, mesh))
 	}
+	if g.revoked(n) {
+		return nil, refused(RefusedRevoked, fmt.Errorf("the certificate of %q is revoked", n.Name))
+	}
 	return n, nil
+}
+
+func (g *Gossip) revoked(n *Node) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.revs.RevokesAny(n.Fingerprints)
+}
+
+// SetRevocations takes a revocation list when the root signed it for this
+// mesh and it is newer than the one held, and spreads it. It reports
+// whether the list was taken.
+func (g *Gossip) SetRevocations(r *cert.Revocations) (bool, error) {
+	if err := g.cfg.Root.VerifyRevocations(r, g.cfg.Identity.Leaf().Body.Mesh); err != nil {
+		return false, err
+	}
+	g.mu.Lock()
+	newer := g.revs == nil || r.Body.Serial > g.revs.Body.Serial
+	if newer {
+		g.revs = r
+	}
+	g.mu.Unlock()
+	if !newer {
+		return false, nil
+	}
+	g.queue.QueueBroadcast(revocationBroadcast{append([]byte{msgRevocations}, r.Marshal()...)})
+	if g.cfg.OnRevocations != nil {
+		g.cfg.OnRevocations(r)
+	}
+	g.changed()
+	return true, nil
+}
+
+// Revocations is the newest revocation list held, or nil.
+func (g *Gossip) Revocations() *cert.Revocations {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.revs
+}
+
+// takeRevocations handles a list that arrived by gossip.
+func (g *Gossip) takeRevocations(data []byte) {
+	r, err := cert.ParseRevocations(data)
+	if err == nil {
+		_, err = g.SetRevocations(r)
+	}
+	if err != nil {
+		g.Count(refused(RefusedUntrusted, err))
+		g.cfg.Log.Warn("revocation list refused", "err", err)
+	}
 }
 
 // peek reads a record's name and version without verifying it, so that
@@ -493,6 +550,9 @@ func (d *delegate) NotifyMsg(b []byte) {
 	case msgWant:
 		g.answerWant(b[1:])
 		return
+	case msgRevocations:
+		g.takeRevocations(b[1:])
+		return
 	case msgRecord:
 	default:
 		g.Count(refused(RefusedMalformed, fmt.Errorf("gossip message of kind %#x", b[0])))
@@ -517,15 +577,23 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return msgs
 }
 
-// LocalState is every record held, each prefixed by its length.
+// LocalState is every record held and the revocation list, each as a
+// length-prefixed message (kind byte, then the payload).
 func (d *delegate) LocalState(join bool) []byte {
 	g := (*Gossip)(d)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var b bytes.Buffer
+	put := func(kind byte, payload []byte) {
+		binary.Write(&b, binary.BigEndian, uint32(1+len(payload)))
+		b.WriteByte(kind)
+		b.Write(payload)
+	}
 	for _, n := range g.records {
-		binary.Write(&b, binary.BigEndian, uint32(len(n.Encoded)))
-		b.Write(n.Encoded)
+		put(msgRecord, n.Encoded)
+	}
+	if g.revs != nil {
+		put(msgRevocations, g.revs.Marshal())
 	}
 	g.bytes.StateBytesOut += uint64(b.Len())
 	return b.Bytes()
@@ -539,17 +607,25 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	changed := false
 	for len(buf) >= 4 {
 		n := binary.BigEndian.Uint32(buf)
-		if uint64(len(buf)-4) < uint64(n) {
+		if n == 0 || uint64(len(buf)-4) < uint64(n) {
 			g.Count(refused(RefusedMalformed, errors.New("truncated state")))
 			break
 		}
-		// New records are passed on as broadcasts too: push/pull alone
-		// would leave them to the next, rare, exchange.
-		if rec := g.accept(buf[4 : 4+n]); rec != nil {
-			g.queue.QueueBroadcast(newRecordBroadcast(rec))
-			changed = true
-		}
+		msg := buf[4 : 4+n]
 		buf = buf[4+n:]
+		switch msg[0] {
+		case msgRevocations:
+			g.takeRevocations(msg[1:])
+		case msgRecord:
+			// New records are passed on as broadcasts too: push/pull
+			// alone would leave them to the next, rare, exchange.
+			if rec := g.accept(msg[1:]); rec != nil {
+				g.queue.QueueBroadcast(newRecordBroadcast(rec))
+				changed = true
+			}
+		default:
+			g.Count(refused(RefusedMalformed, fmt.Errorf("state entry of kind %#x", msg[0])))
+		}
 	}
 	if changed {
 		g.changed()
@@ -579,6 +655,16 @@ func (b recordBroadcast) Invalidates(o memberlist.Broadcast) bool {
 func (b recordBroadcast) Name() string    { return b.n.Name }
 func (b recordBroadcast) Message() []byte { return b.msg }
 func (b recordBroadcast) Finished()       {}
+
+// revocationBroadcast is a revocation list; a newer one replaces it.
+type revocationBroadcast struct{ msg []byte }
+
+func (b revocationBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	_, ok := o.(revocationBroadcast)
+	return ok
+}
+func (b revocationBroadcast) Message() []byte { return b.msg }
+func (b revocationBroadcast) Finished()       {}
 
 // slogWriter sends memberlist's log lines to slog at debug level; its
 // "[WARN]"-style prefixes are kept in the message.

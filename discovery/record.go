@@ -43,7 +43,8 @@ type Member struct {
 // Node is a verified node record: its certificate's facts and its record.
 type Node struct {
 	Record
-	Mesh         string // the mesh its certificate is for
+	Mesh         string   // the mesh its certificate is for
+	Fingerprints []string // of its certificate chain, for revocation
 	WireGuardKey string
 	Overlay      netip.Addr
 	Sites        []cert.Site
@@ -97,6 +98,7 @@ const (
 	RefusedWrongName   = "wrong_name"  // record names another node than its certificate
 	RefusedNotAGateway = "not_gateway" // leaf is not a gateway certificate
 	RefusedWrongMesh   = "wrong_mesh"  // certificate for another mesh under the same root
+	RefusedRevoked     = "revoked"     // a certificate of the chain is on the mesh's revocation list
 )
 
 // RefusedError says why a record was refused; Reason is one of the
@@ -150,6 +152,7 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 	return &Node{
 		Record:       rec,
 		Mesh:         leaf.Body.Mesh,
+		Fingerprints: fingerprints(chain),
 		WireGuardKey: leaf.Body.WireGuardKey,
 		Overlay:      leaf.Body.Overlay,
 		Sites:        leaf.Body.Sites,
@@ -213,4 +216,12 @@ func split(data []byte) (chain, body, sig []byte, err error) {
 		return nil, nil, nil, errors.New("record: bad framing")
 	}
 	return chain, body, data, nil
+}
+
+func fingerprints(chain []*cert.Cert) []string {
+	out := make([]string, len(chain))
+	for i, c := range chain {
+		out[i] = cert.Fingerprint(c)
+	}
+	return out
 }

@@ -165,8 +165,8 @@ func FuzzMergeRemoteState(f *testing.F) {
 		f.Fatal(err)
 	}
 	self := m.issue(f, 2, time.Now().Add(time.Hour))
-	state := binary.BigEndian.AppendUint32(nil, uint32(len(rec)))
-	f.Add(append(state, rec...))
+	state := binary.BigEndian.AppendUint32(nil, uint32(1+len(rec)))
+	f.Add(append(append(state, msgRecord), rec...))
 	f.Add([]byte{0, 0, 0, 9, 1})
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		g := &Gossip{cfg: GossipConfig{Identity: self, Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
