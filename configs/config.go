@@ -63,6 +63,9 @@ type Mesh struct {
 	MappedPool   netip.Prefix `toml:"mapped_pool"` // when set, every mapped prefix lies inside it
 	Join         []string     `toml:"join"`        // host:port of gateways to join through
 	RootFile     string       `toml:"root_file"`
+	// RevocationsFile is a revocation list signed by the root (`vpcmesh ca
+	// revoke`); given to any one gateway, it spreads to all by gossip.
+	RevocationsFile string `toml:"revocations_file"`
 }
 
 // Site is a network behind this gateway.

@@ -76,6 +76,10 @@ func (c *checker) mesh(m *Mesh) {
 		c.hostPort(indexed("mesh.join", i), j, true)
 	}
 	c.file("mesh.root_file", m.RootFile, false)
+	c.file("mesh.revocations_file", m.RevocationsFile, false)
+	if m.RevocationsFile != "" && m.RootFile == "" {
+		c.add("mesh.revocations_file", "needs mesh.root_file: revocations apply to gossip's certificates")
+	}
 }
 
 // gossip: in gossip mode a gateway proves it belongs to the mesh with its

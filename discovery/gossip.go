@@ -455,6 +455,9 @@ func (g *Gossip) Verify(data []byte) (*Node, error) {
 	return n, nil
 }
 
+// Revoked says whether n's certificate is on the revocation list held.
+func (g *Gossip) Revoked(n *Node) bool { return g.revoked(n) }
+
 func (g *Gossip) revoked(n *Node) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -274,9 +274,23 @@ func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
 	if err := restartOnly(old, cfg); err != nil {
 		return err
 	}
+	// A revocation list that does not verify rejects the reload whole.
+	if g.members != nil && cfg.Mesh.RevocationsFile != "" {
+		r, err := cert.ReadRevocationsFile(cfg.Mesh.RevocationsFile)
+		if err == nil {
+			err = g.members.root.VerifyRevocations(r, cfg.Mesh.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("mesh.revocations_file: %w", err)
+		}
+	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.apply(ctx, cfg)
+	err := g.apply(ctx, cfg)
+	g.mu.Unlock()
+	if err == nil && g.members != nil {
+		err = g.loadRevocations(cfg)
+	}
+	return err
 }
 
 func restartOnly(old, new *configs.Config) error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -99,7 +101,53 @@ func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, c
 	case !slices.Equal(b.SigningKey, key.Public().(ed25519.PublicKey)):
 		return nil, root, fmt.Errorf("node.certificate_file %s binds another signing key than node.signing_key_file's", cfg.Node.CertificateFile)
 	}
+	if f := cfg.Mesh.RevocationsFile; f != "" {
+		r, err := cert.ReadRevocationsFile(f)
+		if err == nil {
+			err = root.VerifyRevocations(r, cfg.Mesh.Name)
+		}
+		if err != nil {
+			return nil, root, fmt.Errorf("mesh.revocations_file: %w", err)
+		}
+	}
 	return &discovery.Identity{Chain: chain, Key: key}, root, nil
+}
+
+const revocationsFile = "revocations.pem"
+
+// loadRevocations hands gossip the newest revocation list known here: the
+// one gossip brought before the last stop, and the config's.
+func (g *Gateway) loadRevocations(cfg *configs.Config) error {
+	paths := []string{filepath.Join(cfg.Node.StateDir, revocationsFile)}
+	if cfg.Mesh.RevocationsFile != "" {
+		paths = append(paths, cfg.Mesh.RevocationsFile)
+	}
+	for i, p := range paths {
+		r, err := cert.ReadRevocationsFile(p)
+		if i == 0 && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			_, err = g.members.gossip.SetRevocations(r)
+		}
+		if err != nil {
+			return fmt.Errorf("revocation list %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// keepRevocations saves a newer list gossip took, so a restart keeps it.
+func (g *Gateway) keepRevocations(r *cert.Revocations) {
+	g.log.Info("revocation list taken", "serial", r.Body.Serial, "revoked", len(r.Body.Revoked))
+	dir := g.config().Node.StateDir
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		err = cert.WriteRevocationsFile(filepath.Join(dir, revocationsFile), r)
+	}
+	if err != nil {
+		g.log.Warn("revocation list not saved", "err", err)
+	}
 }
 
 // startGossip brings up admission and memberlist. Called once the device,
@@ -124,13 +172,17 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 			default:
 			}
 		},
-		Log: g.log.With("subsystem", "gossip"),
+		OnRevocations: g.keepRevocations,
+		Log:           g.log.With("subsystem", "gossip"),
 	}, discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg)})
 	if err != nil {
 		g.dev.HandleControl(nil)
 		return err
 	}
 	g.members = m
+	if err := g.loadRevocations(g.cfg); err != nil {
+		g.log.Error("revocations", "err", err)
+	}
 	return nil
 }
 
@@ -214,7 +266,7 @@ func (g *Gateway) view() View {
 			m.admitted[name] = a
 		case now.Sub(a.at) > admittedFor:
 			delete(m.admitted, name)
-		case !a.confirmed:
+		case !a.confirmed && !m.gossip.Revoked(a.node):
 			nodes = append(nodes, a.node)
 		}
 	}

@@ -31,16 +31,16 @@ const expiryWarning = 30 * 24 * time.Hour
 
 func caCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "ca init|authority|sign|show",
+		Use:   "ca init|authority|sign|revoke|show",
 		Short: "Mesh trust: make the root key, sign gateway certificates, show them",
 		RunE: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("ca: unknown command %q: use init, authority, sign or show", args[0])}
+				return usageError{fmt.Errorf("ca: unknown command %q: use init, authority, sign, revoke or show", args[0])}
 			}
-			return usageError{errors.New("ca: give a command: init, authority, sign or show")}
+			return usageError{errors.New("ca: give a command: init, authority, sign, revoke or show")}
 		},
 	}
-	cmd.AddCommand(caInitCmd(), caAuthorityCmd(), caSignCmd(), caShowCmd())
+	cmd.AddCommand(caInitCmd(), caAuthorityCmd(), caSignCmd(), caRevokeCmd(), caShowCmd())
 	return cmd
 }
 

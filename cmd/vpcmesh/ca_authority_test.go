@@ -81,3 +81,33 @@ func TestCAAuthority(t *testing.T) {
 		t.Errorf("both --authority and --root-key: exit %d, want %d\n%s", code, exitUsage, errOut)
 	}
 }
+
+// ca revoke signs a list of certificates; --list keeps the earlier entries
+// and raises the serial.
+func TestCARevoke(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	caDir, gwDir := filepath.Join(dir, "ca"), filepath.Join(dir, "gw")
+	for _, args := range [][]string{{"ca", "init", "--dir", caDir}, {"keygen", "--dir", gwDir}} {
+		if out, errOut, code := run(t, bin, args...); code != 0 {
+			t.Fatalf("%v: %s%s", args, out, errOut)
+		}
+	}
+	certFile := filepath.Join(gwDir, "gw.crt")
+	config := gatewayConfig(t, gwDir, `certificate_file = "`+certFile+`"`)
+	if out, errOut, code := run(t, bin, "ca", "sign", "--root-key", filepath.Join(caDir, "root.key"), "-c", config); code != 0 {
+		t.Fatalf("sign: %s%s", out, errOut)
+	}
+	first, second := filepath.Join(dir, "r1.pem"), filepath.Join(dir, "r2.pem")
+	out, errOut, code := run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme", "-o", first, certFile)
+	if code != 0 || !strings.Contains(out, `revoked gateway "vpc-a-gw"`) || !strings.Contains(out, "revocation list 1 of mesh \"acme\", 1 certificates") {
+		t.Fatalf("revoke: exit %d\n%s%s", code, out, errOut)
+	}
+	out, _, code = run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--list", first, "-o", second, certFile)
+	if code != 0 || !strings.Contains(out, "revocation list 2 of mesh \"acme\", 1 certificates") {
+		t.Errorf("revoke --list: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "other", "-o", second, certFile); code != exitFailure || !strings.Contains(errOut, `of mesh "acme", not "other"`) {
+		t.Errorf("revoke for another mesh: exit %d\n%s", code, errOut)
+	}
+}
