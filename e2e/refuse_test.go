@@ -236,3 +236,44 @@ func TestGossipAuthoritySignsItsProject(t *testing.T) {
 		}
 	}
 }
+
+// The root revokes vpc3's certificate; the list, given to vpc1 alone,
+// spreads by gossip, and every gateway drops vpc3's tunnel and routes.
+func TestGossipRevocation(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	must(t, m.Start(ctx))
+	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	vpc1, vpc3 := m.Site("vpc1"), m.Site("vpc3")
+	list, err := m.Trust.Revoke(l, "lab", vpc3.GW)
+	must(t, err)
+	vpc1.GW.RevocationsFile = list
+	began := time.Now()
+	must(t, vpc1.GW.Reload())
+	gone, err := routeGone(ctx, m, vpc3, vpc3.LAN.String(), 15*time.Second)
+	must(t, err)
+	t.Logf("revocation given to vpc1 only: vpc3's routes gone from the other 5 gateways %v after the reload", time.Since(began).Round(10*time.Millisecond))
+	if gone > 5*time.Second {
+		t.Errorf("revocation took %v to apply everywhere, want at most 5 s", gone)
+	}
+	for _, s := range m.Sites {
+		if s == vpc3 {
+			continue
+		}
+		st, err := s.GW.Status(ctx)
+		must(t, err)
+		for _, p := range st.Peers {
+			if p.PublicKey == vpc3.GW.PublicKey {
+				t.Errorf("%s still has vpc3-gw as a peer", s.GW.Name)
+			}
+		}
+	}
+	// vpc3 keeps knocking; it is refused as revoked, and stays out.
+	must(t, waitRefused(ctx, vpc1.GW, "revoked", 1))
+	if err := vpc1.Host.Ping(ctx, vpc3.HostIP); err == nil {
+		t.Error("vpc1's host still reaches the revoked site")
+	}
+}

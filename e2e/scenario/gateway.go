@@ -39,10 +39,12 @@ type GatewaySpec struct {
 	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
 	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
 	// through Join.
-	Trust          *Trust
-	Join           []string // host:port
-	PublicEndpoint string   // host:port; empty behind NAT
-	ValidFor       time.Duration
+	Trust *Trust
+	Join  []string // host:port
+	// RevocationsFile is the mesh.revocations_file.
+	RevocationsFile string
+	PublicEndpoint  string // host:port; empty behind NAT
+	ValidFor        time.Duration
 }
 
 // EC2Spec is a gateway's [ec2] section.
@@ -143,6 +145,9 @@ mapped_pool = "100.100.0.0/16"
 {{- if .Trust}}
 root_file = "{{.Trust.Pub}}"
 join = {{q .Join}}
+{{- end}}
+{{- if .RevocationsFile}}
+revocations_file = "{{.RevocationsFile}}"
 {{- end}}
 {{- with .EC2}}
 

@@ -85,3 +85,14 @@ func vpcmesh(bin string, args ...string) error {
 	}
 	return nil
 }
+
+// Revoke signs a revocation list of the given gateways' certificates with
+// the root (`vpcmesh ca revoke`) and returns its path.
+func (t *Trust) Revoke(l *lab.Lab, mesh string, gws ...*Gateway) (string, error) {
+	out := filepath.Join(l.Dir, "revocations.pem")
+	args := []string{"ca", "revoke", "--root-key", t.Key, "--mesh", mesh, "-o", out}
+	for _, g := range gws {
+		args = append(args, filepath.Join(g.Dir, "gateway.crt"))
+	}
+	return out, vpcmesh(t.bin, args...)
+}
