@@ -480,12 +480,29 @@ func (g *Gossip) SetRevocations(r *cert.Revocations) (bool, error) {
 	if !newer {
 		return false, nil
 	}
-	g.queue.QueueBroadcast(revocationBroadcast{append([]byte{msgRevocations}, r.Marshal()...)})
+	msg := append([]byte{msgRevocations}, r.Marshal()...)
+	g.queue.QueueBroadcast(revocationBroadcast{msg})
+	go g.flood(msg)
 	if g.cfg.OnRevocations != nil {
 		g.cfg.OnRevocations(r)
 	}
 	g.changed()
 	return true, nil
+}
+
+// flood sends msg to every live member once, besides the broadcast: a
+// revocation must not wait for the next push/pull on a member all
+// retransmissions missed. Each member floods a list once, when it takes
+// it: two waves, rare, bounded.
+func (g *Gossip) flood(msg []byte) {
+	if g.ml == nil {
+		return
+	}
+	for _, m := range g.ml.Members() {
+		if m.Name != g.name && m.State == memberlist.StateAlive {
+			g.ml.SendBestEffort(m, msg)
+		}
+	}
 }
 
 // Revocations is the newest revocation list held, or nil.
