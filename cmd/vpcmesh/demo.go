@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +61,22 @@ func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
 	if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }); err != nil {
 		return fmt.Errorf("remove stale labs: %w", err)
 	}
+	fmt.Fprintf(w, "vpcmesh demo: three scenes in network namespaces, real TUN devices, nftables NAT\n")
+	d := &demo{w: w}
+	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip} {
+		if err := inLab(ctx, d, bin, keep, scene); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\n%d passed, %d failed\n", d.passed, d.failed)
+	if d.failed > 0 {
+		return fmt.Errorf("demo: %d checks failed", d.failed)
+	}
+	return nil
+}
+
+// inLab runs a scene in a lab of its own, removed afterwards unless keep.
+func inLab(ctx context.Context, d *demo, bin string, keep bool, scene func(context.Context, *demo, *lab.Lab, string) error) error {
 	l, err := lab.New(func(string, ...any) {})
 	if err != nil {
 		return err
@@ -69,30 +87,122 @@ func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
 		}
 		l.Close()
 	}()
-	fmt.Fprintf(w, "vpcmesh demo: an office behind masquerade NAT linked to a VPC behind 1:1 NAT (lab %s)\n\n", l.ID)
-	t0 := time.Now()
-	ts, err := scenario.BuildTwoSites(l, bin)
-	if err != nil {
-		return fmt.Errorf("build lab: %w", err)
-	}
-	fmt.Fprintf(w, "lab built in %v: office 192.168.0.0/24 (pc-a %s), VPC 10.0.0.0/24 (host-a %s)\n",
-		time.Since(t0).Round(time.Millisecond), scenario.PCA, scenario.HostA)
-	t0 = time.Now()
-	if err := ts.StartAll(ctx); err != nil {
-		return fmt.Errorf("start gateways: %w", err)
-	}
-	fmt.Fprintf(w, "gateways office-gw and vpc-gw up, tunnel handshake done in %v\n\n", time.Since(t0).Round(time.Millisecond))
-	d := &demo{w: w}
-	demoChecks(ctx, d, ts)
-	fmt.Fprintf(w, "\n$ vpcmesh status   (on office-gw)\n")
-	if st, err := ts.OfficeGW.Status(ctx); err == nil {
-		printStatus(w, st)
-	}
-	fmt.Fprintf(w, "\n%d passed, %d failed\n", d.passed, d.failed)
-	if d.failed > 0 {
-		return fmt.Errorf("demo: %d checks failed", d.failed)
+	if err := scene(ctx, d, l, bin); err != nil {
+		d.check("scene set-up (lab "+l.ID+")", err)
 	}
 	return nil
+}
+
+// sceneTwoSites: an office behind masquerade NAT and a VPC behind 1:1 NAT,
+// linked by static peers.
+func sceneTwoSites(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	w := d.w
+	fmt.Fprintf(w, "\n1. An office behind masquerade NAT and a VPC behind 1:1 NAT, static peers\n")
+	ts, err := scenario.BuildTwoSites(l, bin)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := ts.StartAll(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   office-gw and vpc-gw up, tunnel handshake done in %v\n", time.Since(t0).Round(time.Millisecond))
+	demoChecks(ctx, d, ts)
+	fmt.Fprintf(w, "\n   $ vpcmesh status   (on office-gw)\n")
+	if st, err := ts.OfficeGW.Status(ctx); err == nil {
+		printStatus(&indent{w: w}, st)
+	}
+	ts.OfficeGW.Stop()
+	return ts.VPCGW.Stop()
+}
+
+// sceneOverlap: two VPCs with the same CIDR, reached by the members of
+// their projects under different wire prefixes.
+func sceneOverlap(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	fmt.Fprintf(d.w, "\n2. Two VPCs using the same CIDR (10.0.0.0/24, 10.0.0.0/25), one per project; an office with\n"+
+		"   pc-a in alpha, pc-b in beta, pc-x in neither; VPC A is 100.100.1.0/24 on the wire, VPC B 100.100.2.0/25\n")
+	o, err := scenario.BuildOverlap(l, bin)
+	if err != nil {
+		return err
+	}
+	if err := o.StartAll(ctx); err != nil {
+		return err
+	}
+	d.check("pc-a (alpha) pings host-a at 100.100.1.20", lab.Eventually(ctx, 10*time.Second, func() error { return o.PCA.Ping(ctx, scenario.HostAWire) }))
+	d.check("pc-b (beta) pings host-b at 100.100.2.20", lab.Eventually(ctx, 10*time.Second, func() error { return o.PCB.Ping(ctx, scenario.HostBWire) }))
+	res, err := o.PCA.TCPTransfer(ctx, o.HostA, scenario.HostAWire, 8<<20)
+	if err == nil && res.RemoteAddr.Addr().String() != scenario.PCA {
+		err = fmt.Errorf("host-a saw %s", res.RemoteAddr.Addr())
+	}
+	d.check("TCP 8 MiB pc-a → host-a, sha256 matched, host-a sees pc-a's own address", err)
+	for _, c := range []struct {
+		name string
+		from *lab.NS
+		to   string
+	}{{"pc-a (alpha) cannot reach VPC B", o.PCA, scenario.HostBWire}, {"pc-b (beta) cannot reach VPC A", o.PCB, scenario.HostAWire},
+		{"pc-x (no project) cannot reach VPC A", o.PCX, scenario.HostAWire}, {"pc-x (no project) cannot reach VPC B", o.PCX, scenario.HostBWire}} {
+		var err error
+		if c.from.Ping(ctx, c.to) == nil {
+			err = fmt.Errorf("%s answered", c.to)
+		}
+		d.check(c.name, err)
+	}
+	for _, g := range []*scenario.Gateway{o.OfficeGW, o.GWA, o.GWB} {
+		g.Stop()
+	}
+	return nil
+}
+
+// sceneGossip: six gateways, two behind NAT, find each other from one join
+// address each and the mesh trust.
+func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	fmt.Fprintf(d.w, "\n3. Six gateways (two behind masquerade NAT) with one root key and one join address each\n")
+	m, err := scenario.BuildGossipMesh(l, bin)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	took, err := m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	d.check(fmt.Sprintf("every site reaches every public site and back (%d pairs), %v after the last start", len(m.Pairs()), took.Round(10*time.Millisecond)), err)
+	vpc3 := m.Site("vpc3")
+	t0 := time.Now()
+	err = vpc3.GW.Stop()
+	if err == nil {
+		err = lab.Eventually(ctx, 10*time.Second, func() error {
+			st, err := m.Site("vpc1").GW.Status(ctx)
+			if err == nil && slices.Contains(st.Routes, vpc3.LAN.String()) {
+				err = fmt.Errorf("vpc1-gw still routes %s", vpc3.LAN)
+			}
+			return err
+		})
+	}
+	d.check(fmt.Sprintf("vpc3-gw stops cleanly: its routes leave the others within %v", time.Since(t0).Round(10*time.Millisecond)), err)
+	fmt.Fprintf(d.w, "\n   $ vpcmesh routes   (on office1-gw)\n")
+	if st, err := m.Site("office1").GW.Status(ctx); err == nil {
+		printRoutes(&indent{w: d.w}, st.RouteTable)
+	}
+	return nil
+}
+
+// indent prefixes every line written with three spaces.
+type indent struct {
+	w   io.Writer
+	mid bool // inside a line
+}
+
+func (i *indent) Write(p []byte) (int, error) {
+	var b strings.Builder
+	for _, c := range string(p) {
+		if !i.mid {
+			b.WriteString("   ")
+		}
+		b.WriteRune(c)
+		i.mid = c != '\n'
+	}
+	_, err := io.WriteString(i.w, b.String())
+	return len(p), err
 }
 
 func demoChecks(ctx context.Context, d *demo, ts *scenario.TwoSites) {
