@@ -23,6 +23,9 @@ const (
 	DefaultStateDir      = "/var/lib/vpcmesh"
 	DefaultControlSocket = "/run/vpcmesh/vpcmesh.sock"
 	DefaultPriority      = 100
+	DefaultProbeInterval = 1000 // ms
+	DefaultProbeMisses   = 3
+	DefaultHoldDown      = 10000 // ms
 )
 
 // Config is one gateway's configuration file.
@@ -54,6 +57,12 @@ type Node struct {
 	// MetricsListen serves Prometheus metrics at http://ADDR/metrics;
 	// empty: none. Keep it on loopback or a management network.
 	MetricsListen string `toml:"metrics_listen"`
+	// Health probes through each tunnel decide HA failover: every
+	// ProbeIntervalMS, a gateway is down after ProbeMisses unanswered, and
+	// one that recovers carries its site again only after HoldDownMS.
+	ProbeIntervalMS int `toml:"probe_interval_ms"`
+	ProbeMisses     int `toml:"probe_misses"`
+	HoldDownMS      int `toml:"hold_down_ms"`
 }
 
 // Mesh is what all gateways of the mesh share.
@@ -189,6 +198,9 @@ func nodeDefaults() Node {
 		ListenPort:          DefaultListenPort,
 		Interface:           DefaultInterface,
 		PersistentKeepalive: DefaultKeepalive,
+		ProbeIntervalMS:     DefaultProbeInterval,
+		ProbeMisses:         DefaultProbeMisses,
+		HoldDownMS:          DefaultHoldDown,
 		StateDir:            DefaultStateDir,
 		ControlSocket:       DefaultControlSocket,
 	}

@@ -31,6 +31,9 @@ type Record struct {
 	// routes, by wire address: replies must find their way back to them.
 	Members []Member `json:"members,omitempty"`
 	Leaving bool     `json:"leaving,omitempty"` // a clean stop is under way
+	// ENI is the EC2 network interface the node forwards on, when on EC2:
+	// its HA partner may re-point VPC routes from it.
+	ENI string `json:"eni,omitempty"`
 }
 
 // Member is one member source of a site, as it appears on the wire.

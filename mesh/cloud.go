@@ -28,7 +28,7 @@ const cloudResync = time.Minute
 type cloud struct {
 	client *ec2.Client
 	log    *slog.Logger
-	wanted chan []netip.Prefix // the newest wanted set; older ones are dropped
+	wanted chan cloudState // the newest; older ones are dropped
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -64,7 +64,7 @@ func (g *Gateway) startCloud(inst *ec2.Instance) error {
 		cancel()
 		return err
 	}
-	c := &cloud{client: client, log: log, wanted: make(chan []netip.Prefix, 1), cancel: cancel, done: make(chan struct{})}
+	c := &cloud{client: client, log: log, wanted: make(chan cloudState, 1), cancel: cancel, done: make(chan struct{})}
 	if sd, err := client.DisableSourceDestCheck(ctx); err != nil {
 		log.Error("Source/Dest check not turned off: forwarded packets will be dropped by EC2", "err", err)
 	} else {
@@ -72,12 +72,28 @@ func (g *Gateway) startCloud(inst *ec2.Instance) error {
 	}
 	go c.run(ctx, cfg.EC2.JoinTag)
 	g.cloud.Store(c)
+	if g.members != nil {
+		g.publish(false) // with the interface, for an HA partner's takeover
+	}
 	g.logSync(ctx, "on EC2") // hands the loop its first wanted set
 	return nil
 }
 
-// want hands the loop the prefixes the VPC route tables must send here.
-func (c *cloud) want(prefixes []netip.Prefix) {
+// cloudState is what the VPC route tables must say: the prefixes to send
+// here, whether this gateway is its site's active one, and the other
+// gateways' interfaces (routes to them are vpcmesh's, to take over).
+type cloudState struct {
+	prefixes []netip.Prefix
+	active   bool
+	peerENIs []string
+}
+
+func (a cloudState) equal(b cloudState) bool {
+	return slices.Equal(a.prefixes, b.prefixes) && a.active == b.active && slices.Equal(a.peerENIs, b.peerENIs)
+}
+
+// want hands the loop the newest state.
+func (c *cloud) want(prefixes cloudState) {
 	select {
 	case <-c.wanted: // drop a set not yet taken: this one is newer
 	default:
@@ -89,7 +105,7 @@ func (c *cloud) run(ctx context.Context, joinTag string) {
 	defer close(c.done)
 	tick := time.NewTicker(cloudResync)
 	defer tick.Stop()
-	var cur []netip.Prefix
+	var cur cloudState
 	synced := false
 	c.listJoins(ctx, joinTag)
 	for {
@@ -97,14 +113,18 @@ func (c *cloud) run(ctx context.Context, joinTag string) {
 		case <-ctx.Done():
 			return
 		case w := <-c.wanted:
-			if synced && slices.Equal(w, cur) {
+			if synced && w.equal(cur) {
 				continue
+			}
+			if w.active != cur.active {
+				c.log.Info("HA role", "active", w.active)
 			}
 			cur = w
 		case <-tick.C:
 			c.listJoins(ctx, joinTag)
 		}
-		rep, err := c.client.SyncRoutes(ctx, cur, true)
+		c.client.SetPeers(cur.peerENIs)
+		rep, err := c.client.SyncRoutes(ctx, cur.prefixes, cur.active)
 		synced = err == nil
 		if len(rep.Applied)+len(rep.Conflicts) > 0 {
 			c.log.Info("VPC routes", "report", rep.String())

@@ -36,6 +36,7 @@ type Gateway struct {
 	mtu     int
 	wgKey   tunnel.Key
 	members *membership           // nil unless gossip is on
+	health  *health               // probes through the tunnels; nil unless gossip is on
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
 	stopBg  context.CancelFunc
@@ -164,6 +165,13 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 	if err := g.startGossip(id, root); err != nil {
 		return err
 	}
+	n := g.cfg.Node
+	h, err := startHealth(n.OverlayAddress, time.Duration(n.ProbeIntervalMS)*time.Millisecond, n.ProbeMisses,
+		time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal, g.log.With("subsystem", "health"))
+	if err != nil {
+		return fmt.Errorf("health probes on %s: %w", n.OverlayAddress, err)
+	}
+	g.health = h
 	g.rejoin(ctx)
 	return nil
 }
@@ -179,7 +187,8 @@ func (g *Gateway) Sync(ctx context.Context) error {
 // packet rules compiled before anything is touched: a config whose rules do
 // not compile changes nothing and is not taken.
 func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
-	d, warnings := Compute(ctx, cfg, g.resolve, g.view())
+	v := g.view()
+	d, warnings := Compute(ctx, cfg, g.resolve, v)
 	policy := PacketPolicy(cfg, g.mtu)
 	policy.Routes = append(policy.Routes, d.Projects...)
 	table, err := nat.Compile(policy)
@@ -201,7 +210,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	}
 	diff, err := routing.Sync(g.dev.Name(), d.Routes)
 	if c := g.cloud.Load(); c != nil {
-		c.want(vpcPrefixes(cfg, d.Routes))
+		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v), peerENIs(v)})
 	}
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
@@ -317,6 +326,9 @@ func (g *Gateway) Close() error {
 	g.stopBg()
 	if c := g.cloud.Load(); c != nil {
 		c.stop()
+	}
+	if g.health != nil {
+		g.health.stop()
 	}
 	g.stopGossip()
 	g.dev.Close()

@@ -56,6 +56,14 @@ type membership struct {
 	reflexive netip.AddrPort      // this gateway as others see it
 }
 
+// signal asks the Run loop to reconcile; it never blocks.
+func (m *membership) signal() {
+	select {
+	case m.changes <- struct{}{}:
+	default:
+	}
+}
+
 type controlPacket struct {
 	pkt  []byte
 	from netip.AddrPort
@@ -163,15 +171,10 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 		}
 	})
 	m.gossip, err = discovery.StartGossip(discovery.GossipConfig{
-		Identity: id,
-		Root:     root,
-		Overlay:  g.cfg.Node.OverlayAddress,
-		OnChange: func() {
-			select {
-			case m.changes <- struct{}{}:
-			default:
-			}
-		},
+		Identity:      id,
+		Root:          root,
+		Overlay:       g.cfg.Node.OverlayAddress,
+		OnChange:      m.signal,
 		OnRevocations: g.keepRevocations,
 		Log:           g.log.With("subsystem", "gossip"),
 	}, discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg)})
@@ -272,6 +275,14 @@ func (g *Gateway) view() View {
 	}
 	m.mu.Unlock()
 	v.Nodes = nodes
+	if g.health != nil {
+		targets := map[netip.Addr]string{}
+		for _, n := range nodes {
+			targets[n.Overlay] = n.Name
+		}
+		g.health.setTargets(targets)
+		v.Down = g.health.down()
+	}
 	return v
 }
 
@@ -358,7 +369,10 @@ func (g *Gateway) learnReflexive(a netip.AddrPort) {
 
 func (g *Gateway) publish(leaving bool) {
 	m := g.members
-	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg), Leaving: leaving}
+	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.config()), Leaving: leaving}
+	if c := g.cloud.Load(); c != nil {
+		rec.ENI = c.client.Instance().ENI
+	}
 	if err := m.gossip.Publish(rec); err != nil {
 		g.log.Error("publish record", "err", err)
 	}

@@ -22,6 +22,9 @@ type View struct {
 	// Observed is where admission last heard from a gateway: the endpoint
 	// to use when its record offers none (it is behind NAT).
 	Observed map[string]netip.AddrPort
+	// Down are the gateways whose probes go unanswered: in an HA group
+	// they carry their site only when no member is healthy.
+	Down map[string]bool
 }
 
 // remote is what the other gateways add to the desired state.
@@ -36,6 +39,7 @@ type remote struct {
 // claim is one wire prefix a gateway announces for a project.
 type claim struct {
 	node, site string
+	down       bool
 	priority   int
 	project    string
 	wire       netip.Prefix
@@ -78,7 +82,7 @@ func fromView(cfg *configs.Config, v View) remote {
 		seenKey[key], seenOverlay[n.Overlay] = n.Name, n.Name
 		nodes = append(nodes, n)
 	}
-	won := pickClaims(nodes, reserved, &r.conflicts)
+	won := pickClaims(nodes, v.Down, reserved, &r.conflicts)
 	for _, n := range nodes {
 		key, _ := tunnel.ParseKey(n.WireGuardKey)
 		p := tunnel.Peer{
@@ -114,30 +118,31 @@ func endpointOf(n *discovery.Node, observed map[string]netip.AddrPort) netip.Add
 
 // claimsOf lists what a node announces: its exports and its members, by
 // wire prefix.
-func claimsOf(n *discovery.Node) []claim {
+func claimsOf(n *discovery.Node, down bool) []claim {
 	var cs []claim
 	for _, s := range n.Sites {
 		for _, e := range s.Exports {
-			cs = append(cs, claim{n.Name, s.Name, s.Priority, e.Project, e.Wire.Masked()})
+			cs = append(cs, claim{n.Name, s.Name, down, s.Priority, e.Project, e.Wire.Masked()})
 		}
 	}
 	for _, m := range n.Members {
-		cs = append(cs, claim{n.Name, m.Site, 0, m.Project, m.Wire.Masked()})
+		cs = append(cs, claim{n.Name, m.Site, down, 0, m.Project, m.Wire.Masked()})
 	}
 	return cs
 }
 
 // pickClaims decides, for every wire prefix announced, which node carries
 // it, and reports the ones refused.
-func pickClaims(nodes []*discovery.Node, reserved *bart.Table[string], conflicts *[]string) map[string][]claim {
+func pickClaims(nodes []*discovery.Node, down map[string]bool, reserved *bart.Table[string], conflicts *[]string) map[string][]claim {
 	var all []claim
 	for _, n := range nodes {
-		all = append(all, claimsOf(n)...)
+		all = append(all, claimsOf(n, down[n.Name])...)
 	}
 	// The order decides every conflict, the same on every gateway: site
-	// name, then the HA group's priority (higher first), then node name.
+	// name, then the HA group's healthy members before failed ones, by
+	// priority (higher first), then node name.
 	slices.SortStableFunc(all, func(a, b claim) int {
-		return cmp.Or(cmp.Compare(a.site, b.site), cmp.Compare(b.priority, a.priority),
+		return cmp.Or(cmp.Compare(a.site, b.site), cmpBool(a.down, b.down), cmp.Compare(b.priority, a.priority),
 			cmp.Compare(a.node, b.node), a.wire.Addr().Compare(b.wire.Addr()), cmp.Compare(a.wire.Bits(), b.wire.Bits()))
 	})
 	var taken bart.Table[claim]
@@ -229,4 +234,45 @@ func keepaliveFor(cfg *configs.Config) int {
 		return 0
 	}
 	return cfg.Node.PersistentKeepalive
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// activeForSites says whether this gateway carries its sites: no healthy
+// member of an HA group it is in ranks above it (priority, then name).
+func activeForSites(cfg *configs.Config, v View) bool {
+	for _, s := range cfg.Sites {
+		for _, n := range v.Nodes {
+			if v.Down[n.Name] {
+				continue
+			}
+			for _, ns := range n.Sites {
+				if ns.Name == s.Name && (ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// peerENIs are the EC2 interfaces of the other gateways: routes pointing at
+// them were made by vpcmesh, and an active member may take them over.
+func peerENIs(v View) []string {
+	var out []string
+	for _, n := range v.Nodes {
+		if n.ENI != "" {
+			out = append(out, n.ENI)
+		}
+	}
+	return out
 }

@@ -199,3 +199,45 @@ func TestCertificateExpiryWarning(t *testing.T) {
 		}
 	}
 }
+
+// In an HA group the best healthy member carries the site; a failed one
+// carries it only when no member is healthy. activeForSites is the same
+// choice seen from inside the group.
+func TestHAFailover(t *testing.T) {
+	cfg, err := configs.Parse("gw.toml", []byte(gossipGW))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := node(t, nodeSpec{"gw-a1", "vpc-a", 200, "100.96.0.2", []string{"alpha=100.100.1.0/24"}, ""})
+	a2 := node(t, nodeSpec{"gw-a2", "vpc-a", 100, "100.96.0.5", []string{"alpha=100.100.1.0/24"}, ""})
+	carrier := func(down map[string]bool) string {
+		r := fromView(cfg, View{Nodes: []*discovery.Node{a1, a2}, Down: down})
+		for _, p := range r.peers {
+			if slices.Contains(p.AllowedIPs, netip.MustParsePrefix("100.100.1.0/24")) {
+				return r.names[p.PublicKey]
+			}
+		}
+		return ""
+	}
+	for _, c := range []struct {
+		down map[string]bool
+		want string
+	}{{nil, "gw-a1"}, {map[string]bool{"gw-a1": true}, "gw-a2"}, {map[string]bool{"gw-a1": true, "gw-a2": true}, "gw-a1"}} {
+		if got := carrier(c.down); got != c.want {
+			t.Errorf("down %v: %s carries the site, want %s", c.down, got, c.want)
+		}
+	}
+
+	// gw-a2's own view: standby while gw-a1 is healthy, active once it fails.
+	src := strings.NewReplacer(`name = "gw"`, `name = "gw-a2"`, `name = "office"`, `name = "vpc-a"`).Replace(gossipGW)
+	self, err := configs.Parse("gw-a2.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}) {
+		t.Error("gw-a2 active while gw-a1, of higher priority, is healthy")
+	}
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}) {
+		t.Error("gw-a2 not active with gw-a1 down")
+	}
+}
