@@ -44,10 +44,16 @@ func (n *NS) OneToOne(wanIf, public, private string) error {
 		}
 	}
 	id := nftName(wanIf + "_" + public)
-	in := fmt.Sprintf("iifname %q ip daddr %s dnat to %s", wanIf, public, private)
+	// From any side: an instance reaches another's elastic IP from inside
+	// the VPC too (hairpin), as on EC2.
+	in := fmt.Sprintf("ip daddr %s dnat to %s", public, private)
 	out := fmt.Sprintf("oifname %q ip saddr %s snat to %s", wanIf, private, public)
+	// A hairpinned packet leaves by the interface it came in on: its
+	// source is rewritten too, so that the reply comes back this way.
+	hairpin := fmt.Sprintf("ct status dnat oifname != %q masquerade", wanIf)
 	return n.nft(chainScript("o2o_in_"+id, "prerouting", "dstnat - 10", in) +
-		chainScript("o2o_out_"+id, "postrouting", "srcnat - 10", out))
+		chainScript("o2o_out_"+id, "postrouting", "srcnat - 10", out) +
+		chainScript("hairpin", "postrouting", "srcnat - 5", hairpin))
 }
 
 // chainScript (re)creates a nat base chain holding one rule.

@@ -132,3 +132,33 @@ func (l *Lab) lanMember(role, ifname string, addr netip.Addr, a *siteAddrs, lan 
 	}
 	return n, n.Route("default", a.router.String())
 }
+
+// AddGateway puts another gateway on a routed site's LAN, e.g. the second
+// member of an HA pair: namespace "<site>-<role>" at addr, default route via
+// the router; with public set, the router maps that public address to it
+// 1:1, as a second elastic IP.
+func (l *Lab) AddGateway(s *Site, role, addr, public string) (*NS, error) {
+	if s.Router == nil {
+		return nil, fmt.Errorf("site %s has no router to share", s.Name)
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !s.LAN.Contains(a) {
+		return nil, fmt.Errorf("site %s: gateway address %q is not in %s", s.Name, addr, s.LAN)
+	}
+	n, err := l.NS(s.Name + "-" + role)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.WireToBridge(n, "lan", cidr(a, s.LAN.Bits()), s.Router, "lan"); err != nil {
+		return nil, err
+	}
+	if err := n.Route("default", s.LAN.Addr().Next().String()); err != nil {
+		return nil, err
+	}
+	if public != "" {
+		if err := s.Router.OneToOne("wan", public, addr); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -27,6 +28,15 @@ type Server struct {
 	instances []Instance
 	faults    map[string][]fault
 	calls     map[string]int
+	onRoutes  func(table string, routes []Route)
+}
+
+// OnRoutes sets a function called, with the table's routes, after every
+// route change: a lab makes its VPC router follow the route table with it.
+func (s *Server) OnRoutes(f func(table string, routes []Route)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRoutes = f
 }
 
 // ENI is a network interface.
@@ -213,6 +223,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.code, err.msg)
 		return
+	}
+	if t := s.table(r.Form.Get("RouteTableId")); t != nil && s.onRoutes != nil && strings.HasSuffix(action, "Route") {
+		s.onRoutes(t.ID, slices.Clone(t.Routes))
 	}
 	s.writeXML(w, body)
 }
