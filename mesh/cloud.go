@@ -193,3 +193,19 @@ func vpcPrefixes(cfg *configs.Config, routes []routing.Route) []netip.Prefix {
 	})
 	return out
 }
+
+// knownENIs are the EC2 interfaces of every gateway whose record is held,
+// failed ones included: routes pointing at them were made by vpcmesh, and
+// the active member takes them over.
+func (g *Gateway) knownENIs() []string {
+	if g.members == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range g.members.gossip.Known() {
+		if n.ENI != "" {
+			out = append(out, n.ENI)
+		}
+	}
+	return out
+}

@@ -40,6 +40,7 @@ type Gateway struct {
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
 	stopBg  context.CancelFunc
+	started time.Time // the hold-down of HA runs from here
 
 	mu       sync.Mutex
 	cfg      *configs.Config
@@ -79,6 +80,7 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	}
 	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
 	g.bg, g.stopBg = context.WithCancel(context.Background())
+	g.started = time.Now()
 	if g.dev, err = g.openDevice(); err != nil {
 		return nil, err
 	}
@@ -172,6 +174,8 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 		return fmt.Errorf("health probes on %s: %w", n.OverlayAddress, err)
 	}
 	g.health = h
+	// The end of the start's hold-down may make this gateway active.
+	time.AfterFunc(time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal)
 	g.rejoin(ctx)
 	return nil
 }
@@ -210,7 +214,8 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	}
 	diff, err := routing.Sync(g.dev.Name(), d.Routes)
 	if c := g.cloud.Load(); c != nil {
-		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v), peerENIs(v)})
+		settling := time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond
+		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settling), g.knownENIs()})
 	}
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)

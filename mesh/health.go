@@ -37,8 +37,13 @@ type health struct {
 	seq   uint32
 }
 
+// forgetAfter is how long the health of a gateway that left the view is
+// kept: back within it, a failed one still serves its hold-down.
+const forgetAfter = 10 * time.Minute
+
 type peerHealth struct {
 	name         string
+	gone         time.Time // left the view then; zero while probed
 	unanswered   int       // probes sent since the last reply
 	down         bool      // counted as failed for HA
 	healthySince time.Time // replies since then, while down: the hold-down runs
@@ -61,14 +66,19 @@ func startHealth(overlay netip.Addr, interval time.Duration, misses int, holdDow
 func (h *health) setTargets(targets map[netip.Addr]string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for a := range h.peers {
-		if _, ok := targets[a]; !ok {
+	now := time.Now()
+	for a, p := range h.peers {
+		switch _, ok := targets[a]; {
+		case ok:
+		case p.gone.IsZero():
+			p.gone = now
+		case now.Sub(p.gone) > forgetAfter:
 			delete(h.peers, a)
 		}
 	}
 	for a, name := range targets {
 		if p, ok := h.peers[a]; ok {
-			p.name = name
+			p.name, p.gone, p.unanswered = name, time.Time{}, 0
 		} else {
 			h.peers[a] = &peerHealth{name: name}
 		}
@@ -81,7 +91,7 @@ func (h *health) down() map[string]bool {
 	defer h.mu.Unlock()
 	out := map[string]bool{}
 	for _, p := range h.peers {
-		if p.down {
+		if p.down && p.gone.IsZero() {
 			out[p.name] = true
 		}
 	}
@@ -156,6 +166,9 @@ func (h *health) probeLoop() {
 		flipped := false
 		var targets []netip.Addr
 		for a, p := range h.peers {
+			if !p.gone.IsZero() {
+				continue
+			}
 			targets = append(targets, a)
 			p.unanswered++
 			if p.unanswered > h.misses && p.everUp && !p.down {

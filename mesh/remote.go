@@ -249,30 +249,21 @@ func cmpBool(a, b bool) int {
 
 // activeForSites says whether this gateway carries its sites: no healthy
 // member of an HA group it is in ranks above it (priority, then name).
-func activeForSites(cfg *configs.Config, v View) bool {
+// Within the hold-down after its start it leaves the site to a healthy
+// member that carries it, whatever the ranks: a gateway back from a
+// failure takes over only once it has stayed up.
+func activeForSites(cfg *configs.Config, v View, settling bool) bool {
 	for _, s := range cfg.Sites {
 		for _, n := range v.Nodes {
 			if v.Down[n.Name] {
 				continue
 			}
 			for _, ns := range n.Sites {
-				if ns.Name == s.Name && (ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
+				if ns.Name == s.Name && (settling || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
 					return false
 				}
 			}
 		}
 	}
 	return true
-}
-
-// peerENIs are the EC2 interfaces of the other gateways: routes pointing at
-// them were made by vpcmesh, and an active member may take them over.
-func peerENIs(v View) []string {
-	var out []string
-	for _, n := range v.Nodes {
-		if n.ENI != "" {
-			out = append(out, n.ENI)
-		}
-	}
-	return out
 }

@@ -234,10 +234,19 @@ func TestHAFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}) {
+	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false) {
 		t.Error("gw-a2 active while gw-a1, of higher priority, is healthy")
 	}
-	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}) {
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}, false) {
 		t.Error("gw-a2 not active with gw-a1 down")
+	}
+	// gw-a1 just restarted: it leaves the site to gw-a2 until its hold-down ends.
+	src1 := strings.NewReplacer(`name = "gw"`, `name = "gw-a1"`, `name = "office"`, `name = "vpc-a"`+"\npriority = 200").Replace(gossipGW)
+	restarted, err := configs.Parse("gw-a1.toml", []byte(src1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, true) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false) {
+		t.Error("a restarted gw-a1 must wait out its hold-down, then carry the site")
 	}
 }
