@@ -34,7 +34,10 @@ type GatewaySpec struct {
 	// namespace.
 	MetricsListen string
 	EC2           *EC2Spec // the [ec2] section; nil: none (mode auto)
-	Env           []string // extra environment for the process ("K=V")
+	Priority      int      // the site's HA priority; 0: the default
+	// Health probing for HA; 0: the defaults.
+	ProbeIntervalMS, ProbeMisses, HoldDownMS int
+	Env                                      []string // extra environment for the process ("K=V")
 
 	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
 	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
@@ -137,6 +140,11 @@ public_endpoint = "{{.PublicEndpoint}}"
 {{- if .MetricsListen}}
 metrics_listen = "{{.MetricsListen}}"
 {{- end}}
+{{- if .ProbeIntervalMS}}
+probe_interval_ms = {{.ProbeIntervalMS}}
+probe_misses = {{.ProbeMisses}}
+hold_down_ms = {{.HoldDownMS}}
+{{- end}}
 
 [mesh]
 name = "lab"
@@ -161,6 +169,9 @@ route_tables = {{q .RouteTables}}
 [[site]]
 name = "{{.SiteName}}"
 cidrs = {{q .CIDRs}}
+{{- if .Priority}}
+priority = {{.Priority}}
+{{- end}}
 {{range .Exports}}
 [[site.export]]
 project = "{{.Project}}"

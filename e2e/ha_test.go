@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+)
+
+// kill -9 of the active member of an HA pair: probes through the tunnels
+// find it down, the office moves VPC A's prefix to gw-a2, gw-a2 re-points
+// the VPC route table to itself; a 10-per-second ping stream shows the
+// interruption (under 3 s) and a TCP transfer across it completes intact.
+// gw-a1 back: after the hold-down it carries the site again.
+func TestHAFailover(t *testing.T) {
+	l, ctx := newLab(t)
+	const probeMS, holdMS = 300, 3000
+	h, err := scenario.BuildHA(l, vpcmeshBin, probeMS, holdMS)
+	must(t, err)
+	t.Cleanup(h.Close)
+	defer func() {
+		if t.Failed() {
+			for _, g := range []*scenario.Gateway{h.OfficeGW, h.GWA1, h.GWA2} {
+				t.Logf("---- %s log:\n%s", g.Name, tail(g.Log(), 60))
+			}
+		}
+	}()
+	must(t, h.Start(ctx))
+	must(t, lab.Eventually(ctx, 15*time.Second, func() error { return h.PC.Ping(ctx, scenario.HostA) }))
+
+	type result struct {
+		res lab.TransferResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := h.PC.TCPTransfer(ctx, h.Host, scenario.HostA, 1<<30)
+		done <- result{res, err}
+	}()
+	gap := pingStream(ctx, h.PC, scenario.HostA, 100, 2*time.Second, func() { must(t, h.GWA1.Kill()) })
+	t.Logf("kill -9 gw-a1: longest interruption of a 10/s ping stream %v (probes every %d ms, down after 3 misses)", gap, probeMS)
+	if gap >= 3*time.Second {
+		t.Errorf("failover interrupted traffic for %v, want under 3 s", gap)
+	}
+	if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA2 {
+		t.Errorf("VPC route table sends the office to %q after failover, want gw-a2's %s", got, scenario.ENIA2)
+	}
+	if t.Failed() {
+		return
+	}
+	r := <-done
+	must(t, r.err)
+	t.Logf("1 GiB transfer across the failover: %v, sha256 matched", r.res.Duration.Round(time.Millisecond))
+
+	// gw-a1 back: after the hold-down it is active again.
+	gaps := make(chan time.Duration, 1)
+	go func() { gaps <- pingStream(ctx, h.PC, scenario.HostA, 100, 0, nil) }()
+	back := time.Now()
+	must(t, h.GWA1.Start(ctx))
+	must(t, lab.Eventually(ctx, 20*time.Second, func() error {
+		if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA1 {
+			return fmt.Errorf("route table sends the office to %q, want gw-a1's %s", got, scenario.ENIA1)
+		}
+		return nil
+	}))
+	active := time.Since(back)
+	gap = <-gaps
+	t.Logf("gw-a1 back: active again %v after its start (hold-down %d ms); longest interruption of the switch back %v",
+		active.Round(100*time.Millisecond), holdMS, gap)
+	if active < time.Duration(holdMS)*time.Millisecond {
+		t.Errorf("gw-a1 took the site back after %v, before the hold-down of %d ms", active, holdMS)
+	}
+	if gap >= 3*time.Second {
+		t.Errorf("switching back interrupted traffic for %v", gap)
+	}
+}
+
+var seqRE = regexp.MustCompile(`icmp_seq=(\d+)`)
+
+// pingStream pings dst count times at 10 per second from ns, calls event
+// (if any) after delay, and returns the longest run of lost replies.
+func pingStream(ctx context.Context, ns *lab.NS, dst string, count int, delay time.Duration, event func()) time.Duration {
+	out := make(chan string, 1)
+	go func() {
+		o, _ := ns.Exec(ctx, "ping", "-n", "-i", "0.1", "-W", "1", "-c", strconv.Itoa(count), dst)
+		out <- o
+	}()
+	if event != nil {
+		time.Sleep(delay) // the stream must be under way: this is the event's time, not a wait for a condition
+		event()
+	}
+	var got []int
+	for _, m := range seqRE.FindAllStringSubmatch(<-out, -1) {
+		n, _ := strconv.Atoi(m[1])
+		got = append(got, n)
+	}
+	slices.Sort(got)
+	got = slices.Compact(got)
+	longest, prev := 0, 0
+	for _, s := range append(got, count+1) {
+		longest = max(longest, s-prev-1)
+		prev = s
+	}
+	return time.Duration(longest) * 100 * time.Millisecond
+}
