@@ -82,8 +82,11 @@ type Site struct {
 	Name     string         `toml:"name"`
 	CIDRs    []netip.Prefix `toml:"cidrs"`
 	Priority int            `toml:"priority"` // HA priority, higher wins
-	Exports  []Export       `toml:"export"`
-	Members  []Member       `toml:"member"`
+	// ProbeTarget is a host inside the site: a gateway that cannot reach
+	// it counts as failed for the site, and its HA partner takes over.
+	ProbeTarget netip.Addr `toml:"probe_target"`
+	Exports     []Export   `toml:"export"`
+	Members     []Member   `toml:"member"`
 }
 
 // Export offers one of a site's CIDRs to a project.

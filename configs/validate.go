@@ -2,6 +2,7 @@ package configs
 
 import (
 	"net/netip"
+	"slices"
 	"path"
 	"strings"
 	"unicode"
@@ -117,6 +118,9 @@ func (c *checker) site(f string, s *Site, pool netip.Prefix) {
 		c.prefix4(indexed(f+".cidrs", j), p)
 	}
 	c.between(f+".priority", s.Priority, 1, 1000)
+	if t := s.ProbeTarget; t.IsValid() && !slices.ContainsFunc(s.CIDRs, func(p netip.Prefix) bool { return p.Contains(t) }) {
+		c.add(f+".probe_target", "%s is not in the site's cidrs %v", t, s.CIDRs)
+	}
 	cidrs := usableAll(s.CIDRs)
 	for j, e := range s.Exports {
 		c.export(indexed(f+".export", j), e, cidrs, pool)

@@ -34,6 +34,9 @@ type Record struct {
 	// ENI is the EC2 network interface the node forwards on, when on EC2:
 	// its HA partner may re-point VPC routes from it.
 	ENI string `json:"eni,omitempty"`
+	// SitesDown are the node's sites it cannot reach (their probe target
+	// does not answer): it is not to carry them.
+	SitesDown []string `json:"sites_down,omitempty"`
 }
 
 // Member is one member source of a site, as it appears on the wire.

@@ -37,6 +37,7 @@ type Gateway struct {
 	wgKey   tunnel.Key
 	members *membership           // nil unless gossip is on
 	health  *health               // probes through the tunnels; nil unless gossip is on
+	sites   *siteCheck            // pings the sites' probe targets; nil when none
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
 	stopBg  context.CancelFunc
@@ -174,6 +175,17 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 		return fmt.Errorf("health probes on %s: %w", n.OverlayAddress, err)
 	}
 	g.health = h
+	targets := map[string]netip.Addr{}
+	for _, s := range g.cfg.Sites {
+		if s.ProbeTarget.IsValid() {
+			targets[s.Name] = s.ProbeTarget
+		}
+	}
+	g.sites, err = startSiteCheck(targets, time.Duration(n.ProbeIntervalMS)*time.Millisecond, n.ProbeMisses,
+		time.Duration(n.HoldDownMS)*time.Millisecond, func() { g.publish(false); g.members.signal() }, g.log.With("subsystem", "health"))
+	if err != nil {
+		return fmt.Errorf("site probes: %w", err)
+	}
 	// The end of the start's hold-down may make this gateway active.
 	time.AfterFunc(time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal)
 	g.rejoin(ctx)
@@ -215,7 +227,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	diff, err := routing.Sync(g.dev.Name(), d.Routes)
 	if c := g.cloud.Load(); c != nil {
 		settling := time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond
-		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settling), g.knownENIs()})
+		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settling, g.sites.down()), g.knownENIs()})
 	}
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
@@ -335,6 +347,7 @@ func (g *Gateway) Close() error {
 	if g.health != nil {
 		g.health.stop()
 	}
+	g.sites.stop()
 	g.stopGossip()
 	g.dev.Close()
 	_, err := routing.Flush()

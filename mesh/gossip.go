@@ -373,6 +373,7 @@ func (g *Gateway) publish(leaving bool) {
 	if c := g.cloud.Load(); c != nil {
 		rec.ENI = c.client.Instance().ENI
 	}
+	rec.SitesDown = g.sites.down()
 	if err := m.gossip.Publish(rec); err != nil {
 		g.log.Error("publish record", "err", err)
 	}

@@ -120,13 +120,14 @@ func endpointOf(n *discovery.Node, observed map[string]netip.AddrPort) netip.Add
 // wire prefix.
 func claimsOf(n *discovery.Node, down bool) []claim {
 	var cs []claim
+	failed := func(site string) bool { return down || slices.Contains(n.SitesDown, site) }
 	for _, s := range n.Sites {
 		for _, e := range s.Exports {
-			cs = append(cs, claim{n.Name, s.Name, down, s.Priority, e.Project, e.Wire.Masked()})
+			cs = append(cs, claim{n.Name, s.Name, failed(s.Name), s.Priority, e.Project, e.Wire.Masked()})
 		}
 	}
 	for _, m := range n.Members {
-		cs = append(cs, claim{n.Name, m.Site, down, 0, m.Project, m.Wire.Masked()})
+		cs = append(cs, claim{n.Name, m.Site, failed(m.Site), 0, m.Project, m.Wire.Masked()})
 	}
 	return cs
 }
@@ -252,10 +253,13 @@ func cmpBool(a, b bool) int {
 // Within the hold-down after its start it leaves the site to a healthy
 // member that carries it, whatever the ranks: a gateway back from a
 // failure takes over only once it has stayed up.
-func activeForSites(cfg *configs.Config, v View, settling bool) bool {
+func activeForSites(cfg *configs.Config, v View, settling bool, ownDown []string) bool {
 	for _, s := range cfg.Sites {
+		if slices.Contains(ownDown, s.Name) {
+			return false
+		}
 		for _, n := range v.Nodes {
-			if v.Down[n.Name] {
+			if v.Down[n.Name] || slices.Contains(n.SitesDown, s.Name) {
 				continue
 			}
 			for _, ns := range n.Sites {

@@ -234,10 +234,10 @@ func TestHAFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false) {
+	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false, nil) {
 		t.Error("gw-a2 active while gw-a1, of higher priority, is healthy")
 	}
-	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}, false) {
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}, false, nil) {
 		t.Error("gw-a2 not active with gw-a1 down")
 	}
 	// gw-a1 just restarted: it leaves the site to gw-a2 until its hold-down ends.
@@ -246,7 +246,15 @@ func TestHAFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, true) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false) {
+	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, true, nil) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false, nil) {
 		t.Error("a restarted gw-a1 must wait out its hold-down, then carry the site")
+	}
+	// gw-a1 cannot reach its own site: gw-a2 carries it, on every side.
+	a1.SitesDown = []string{"vpc-a"}
+	if got := carrier(nil); got != "gw-a2" {
+		t.Errorf("gw-a1 failed for vpc-a: %s carries it, want gw-a2", got)
+	}
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false, nil) || activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false, []string{"vpc-a"}) {
+		t.Error("with gw-a1 failed for its site, gw-a2 must be the active one")
 	}
 }
