@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func TestHAFailover(t *testing.T) {
 	l, ctx := newLab(t)
 	const probeMS, holdMS = 300, 3000
-	h, err := scenario.BuildHA(l, vpcmeshBin, probeMS, holdMS)
+	h, err := scenario.BuildHA(l, vpcmeshBin, probeMS, holdMS, "")
 	must(t, err)
 	t.Cleanup(h.Close)
 	defer func() {
@@ -78,6 +79,46 @@ func TestHAFailover(t *testing.T) {
 	}
 	if gap >= 3*time.Second {
 		t.Errorf("switching back interrupted traffic for %v", gap)
+	}
+}
+
+// gw-a1 alive, in the mesh, but cut off from its own VPC's hosts: with a
+// probe target set, it declares itself failed for the site, and the office
+// and the VPC route table move to gw-a2.
+func TestHASiteUnreachable(t *testing.T) {
+	l, ctx := newLab(t)
+	h, err := scenario.BuildHA(l, vpcmeshBin, 300, 3000, scenario.HostA)
+	must(t, err)
+	t.Cleanup(h.Close)
+	must(t, h.Start(ctx))
+	must(t, lab.Eventually(ctx, 15*time.Second, func() error { return h.PC.Ping(ctx, scenario.HostA) }))
+	cut := func() {
+		for _, rule := range []string{
+			"add table ip cut",
+			"add chain ip cut out { type filter hook output priority 0; policy accept; }",
+			"add chain ip cut fw { type filter hook forward priority 0; policy accept; }",
+			"add rule ip cut out ip daddr " + scenario.HostA + " drop",
+			"add rule ip cut fw ip daddr " + scenario.HostA + " drop",
+		} {
+			if _, err := h.VPC.Gateway.Exec(ctx, append([]string{"nft"}, strings.Fields(rule)...)...); err != nil {
+				t.Errorf("nft %s: %v", rule, err)
+			}
+		}
+	}
+	gap := pingStream(ctx, h.PC, scenario.HostA, 100, 2*time.Second, cut)
+	t.Logf("gw-a1 cut from its site: longest interruption of a 10/s ping stream %v", gap)
+	if gap >= 3*time.Second {
+		t.Errorf("moving off a gateway that cannot reach its site took %v, want under 3 s", gap)
+	}
+	if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA2 {
+		t.Errorf("VPC route table sends the office to %q, want gw-a2's %s", got, scenario.ENIA2)
+	}
+	st, err := h.OfficeGW.Status(ctx)
+	must(t, err)
+	for _, p := range st.Peers {
+		if p.Name == "gw-a2" && !slices.Contains(p.Prefixes, scenario.VPCLAN) {
+			t.Errorf("office-gw sends %s elsewhere than gw-a2: %+v", scenario.VPCLAN, st.Peers)
+		}
 	}
 }
 

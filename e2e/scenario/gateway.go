@@ -35,6 +35,7 @@ type GatewaySpec struct {
 	MetricsListen string
 	EC2           *EC2Spec // the [ec2] section; nil: none (mode auto)
 	Priority      int      // the site's HA priority; 0: the default
+	ProbeTarget   string   // the site's probe_target; "": none
 	// Health probing for HA; 0: the defaults.
 	ProbeIntervalMS, ProbeMisses, HoldDownMS int
 	Env                                      []string // extra environment for the process ("K=V")
@@ -171,6 +172,9 @@ name = "{{.SiteName}}"
 cidrs = {{q .CIDRs}}
 {{- if .Priority}}
 priority = {{.Priority}}
+{{- end}}
+{{- if .ProbeTarget}}
+probe_target = "{{.ProbeTarget}}"
 {{- end}}
 {{range .Exports}}
 [[site.export]]

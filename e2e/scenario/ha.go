@@ -39,8 +39,9 @@ type HA struct {
 }
 
 // BuildHA builds the case and writes the configs; Start runs it. Probing
-// is fast (probeMS, 3 misses) and the hold-down holdMS, for the tests.
-func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int) (*HA, error) {
+// is fast (probeMS, 3 misses) and the hold-down holdMS, for the tests;
+// probeTarget, when set, is VPC A's probe_target on both gateways.
+func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int, probeTarget string) (*HA, error) {
 	trust, err := NewTrust(l, bin, "lab")
 	if err != nil {
 		return nil, err
@@ -70,7 +71,7 @@ func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int) (*HA, error) {
 	probe(&office)
 	vpc := func(name string, ns *lab.NS, overlay, public string, prio int, imds *ec2test.IMDS) GatewaySpec {
 		g := GatewaySpec{Name: name, NS: ns, Overlay: overlay, SiteName: "vpc-a", CIDRs: []string{VPCLAN},
-			Exports: []ExportSpec{{Project: "lab", CIDR: VPCLAN}}, Trust: trust, Priority: prio,
+			Exports: []ExportSpec{{Project: "lab", CIDR: VPCLAN}}, Trust: trust, Priority: prio, ProbeTarget: probeTarget,
 			Join: []string{VPCPublic + ":51820"}, PublicEndpoint: public + ":51820",
 			EC2: &EC2Spec{Mode: "on", Endpoint: h.API.URL, IMDSEndpoint: imds.URL, RouteTables: []string{RouteTable}},
 			Env: []string{"AWS_ACCESS_KEY_ID=AKIDLAB", "AWS_SECRET_ACCESS_KEY=lab-secret"}}
