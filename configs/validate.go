@@ -2,8 +2,8 @@ package configs
 
 import (
 	"net/netip"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 	"unicode"
 )
