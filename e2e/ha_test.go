@@ -52,6 +52,11 @@ func TestHAFailover(t *testing.T) {
 	if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA2 {
 		t.Errorf("VPC route table sends the office to %q after failover, want gw-a2's %s", got, scenario.ENIA2)
 	}
+	st, err := h.OfficeGW.Status(ctx)
+	must(t, err)
+	if len(st.HA) != 1 || st.HA[0].Site != "vpc-a" || st.HA[0].Active != "gw-a2" || st.HA[0].Failovers < 1 {
+		t.Errorf("office-gw status HA after failover: %+v", st.HA)
+	}
 	if t.Failed() {
 		return
 	}

@@ -49,6 +49,29 @@ type Gateway struct {
 	policy   nat.Config // the packet rules last applied
 	warnings []string
 	synced   time.Time
+	failover map[string]failoverCount // by HA site
+}
+
+type failoverCount struct {
+	n    int
+	last time.Time
+}
+
+// countFailovers notes every HA site whose active member changed to
+// another one. Called with g.mu held.
+func (g *Gateway) countFailovers(groups []HAGroup) {
+	for _, grp := range groups {
+		for _, old := range g.desired.HA {
+			if old.Site == grp.Site && old.Active != "" && grp.Active != "" && old.Active != grp.Active {
+				if g.failover == nil {
+					g.failover = map[string]failoverCount{}
+				}
+				f := g.failover[grp.Site]
+				g.failover[grp.Site] = failoverCount{f.n + 1, time.Now()}
+				g.log.Warn("HA failover", "site", grp.Site, "from", old.Active, "to", grp.Active)
+			}
+		}
+	}
 }
 
 // Start brings the gateway up: stale routes from an earlier crash removed,
@@ -232,6 +255,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
 	}
+	g.countFailovers(d.HA)
 	g.desired, g.policy, g.warnings, g.synced = d, policy, warnings, time.Now()
 	return err
 }

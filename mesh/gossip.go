@@ -275,6 +275,7 @@ func (g *Gateway) view() View {
 	}
 	m.mu.Unlock()
 	v.Nodes = nodes
+	v.Known = m.gossip.Known()
 	if g.health != nil {
 		targets := map[netip.Addr]string{}
 		for _, n := range nodes {

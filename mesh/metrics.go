@@ -25,6 +25,8 @@ var (
 	descConflicts = prometheus.NewDesc("vpcmesh_conflicts", "Announcements refused or overruled because they overlap another site's.", nil, nil)
 	descCertExp   = prometheus.NewDesc("vpcmesh_certificate_expiry_timestamp_seconds", "When this gateway's certificate expires (gossip mode).", nil, nil)
 	descUp        = prometheus.NewDesc("vpcmesh_status_up", "1 when the last scrape could read the device and the kernel.", nil, nil)
+	descFailovers = prometheus.NewDesc("vpcmesh_ha_failovers_total", "Changes of the member carrying an HA site, seen from here.", []string{"site"}, nil)
+	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
 )
 
 // MetricsHandler serves the gateway's metrics in Prometheus format, with
@@ -39,7 +41,7 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp} {
+		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp, descFailovers, descHAActive} {
 		ch <- d
 	}
 }
@@ -76,6 +78,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- gauge(descRoutes, float64(len(st.Routes)))
 	ch <- gauge(descConflicts, float64(len(st.Conflicts)))
+	for _, h := range st.HA {
+		ch <- counter(descFailovers, float64(h.Failovers), h.Site)
+		if h.Active != "" {
+			ch <- gauge(descHAActive, 1, h.Site, h.Active)
+		}
+	}
 	if st.Gossip != nil {
 		ch <- gauge(descMembers, float64(len(st.Gossip.Members)))
 		for reason, n := range st.Gossip.Refused {

@@ -25,6 +25,9 @@ type View struct {
 	// Down are the gateways whose probes go unanswered: in an HA group
 	// they carry their site only when no member is healthy.
 	Down map[string]bool
+	// Known are all gateways whose records are held, live or not: an HA
+	// group's members.
+	Known []*discovery.Node
 }
 
 // remote is what the other gateways add to the desired state.
@@ -34,6 +37,7 @@ type remote struct {
 	projects  []nat.ProjectRoute
 	names     map[tunnel.Key]string
 	conflicts []string
+	ha        []HAGroup
 }
 
 // claim is one wire prefix a gateway announces for a project.
@@ -104,7 +108,44 @@ func fromView(cfg *configs.Config, v View) remote {
 	if len(nodes) > 0 {
 		r.routes = append(r.routes, routing.Route{Dst: cfg.Mesh.OverlayRange})
 	}
+	r.ha = haGroups(append(slices.Clone(nodes), v.Known...), won)
 	return r
+}
+
+// HAGroup is a site served by more than one gateway, as seen from here.
+type HAGroup struct {
+	Site    string   `json:"site"`
+	Members []string `json:"members"`
+	Active  string   `json:"active"` // the member carrying the site now; "" when none
+}
+
+// haGroups lists the remote sites with several gateways, and which of
+// them won the site's prefixes.
+func haGroups(nodes []*discovery.Node, won map[string][]claim) []HAGroup {
+	bySite := map[string][]string{}
+	for _, n := range nodes {
+		for _, s := range n.Sites {
+			if !slices.Contains(bySite[s.Name], n.Name) {
+				bySite[s.Name] = append(bySite[s.Name], n.Name)
+			}
+		}
+	}
+	var out []HAGroup
+	for site, members := range bySite {
+		if len(members) < 2 {
+			continue
+		}
+		slices.Sort(members)
+		g := HAGroup{Site: site, Members: members}
+		for _, m := range members {
+			if slices.ContainsFunc(won[m], func(c claim) bool { return c.site == site }) {
+				g.Active = m
+			}
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b HAGroup) int { return cmp.Compare(a.Site, b.Site) })
+	return out
 }
 
 // endpointOf is where to send to n: its first candidate, else where

@@ -26,8 +26,17 @@ type Status struct {
 	Packets        PacketStats   `json:"packets"`
 	Gossip         *GossipStats  `json:"gossip,omitempty"` // absent when gossip is off
 	Conflicts      []string      `json:"conflicts,omitempty"`
+	HA             []HAStatus    `json:"ha,omitempty"` // remote sites served by several gateways
 	LastSync       time.Time     `json:"last_sync"`
 	Warnings       []string      `json:"warnings,omitempty"`
+}
+
+// HAStatus is an HA group: its members, the active one, the failovers
+// seen from here.
+type HAStatus struct {
+	HAGroup
+	Failovers    int        `json:"failovers"`
+	LastFailover *time.Time `json:"last_failover,omitempty"`
 }
 
 // GossipStats is the membership as this gateway sees it.
@@ -74,6 +83,14 @@ type PeerStatus struct {
 func (g *Gateway) Status() (Status, error) {
 	g.mu.Lock()
 	cfg, d, policy, warnings, synced := g.cfg, g.desired, g.policy, slices.Clone(g.warnings), g.synced
+	var ha []HAStatus
+	for _, grp := range d.HA {
+		h := HAStatus{HAGroup: grp}
+		if f, ok := g.failover[grp.Site]; ok {
+			h.Failovers, h.LastFailover = f.n, &f.last
+		}
+		ha = append(ha, h)
+	}
 	g.mu.Unlock()
 	ps := g.packets.Stats()
 	st := Status{
@@ -89,7 +106,7 @@ func (g *Gateway) Status() (Status, error) {
 		Peers:          []PeerStatus{},
 		Routes:         []string{},
 	}
-	st.Conflicts = d.Conflicts
+	st.Conflicts, st.HA = d.Conflicts, ha
 	if m := g.members; m != nil {
 		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused(), Unverified: m.gossip.Unverified()}
 		for _, n := range m.gossip.Nodes() {

@@ -124,6 +124,13 @@ func printStatus(w io.Writer, st mesh.Status) {
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "conflict: %s\n", c)
 	}
+	for _, h := range st.HA {
+		fmt.Fprintf(w, "HA site %s: active %s of %s; %d failovers", h.Site, orDash(h.Active), strings.Join(h.Members, ", "), h.Failovers)
+		if h.LastFailover != nil {
+			fmt.Fprintf(w, ", last %s", h.LastFailover.Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+	}
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}
