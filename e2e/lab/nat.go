@@ -50,7 +50,7 @@ func (n *NS) OneToOne(wanIf, public, private string) error {
 	out := fmt.Sprintf("oifname %q ip saddr %s snat to %s", wanIf, private, public)
 	// A hairpinned packet leaves by the interface it came in on: its
 	// source is rewritten too, so that the reply comes back this way.
-	hairpin := fmt.Sprintf("ct status dnat oifname != %q masquerade", wanIf)
+	hairpin := fmt.Sprintf("ct status dnat iifname != %q oifname != %q masquerade", wanIf, wanIf)
 	return n.nft(chainScript("o2o_in_"+id, "prerouting", "dstnat - 10", in) +
 		chainScript("o2o_out_"+id, "postrouting", "srcnat - 10", out) +
 		chainScript("hairpin", "postrouting", "srcnat - 5", hairpin))
