@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +41,7 @@ func TestHAFailover(t *testing.T) {
 		res, err := h.PC.TCPTransfer(ctx, h.Host, scenario.HostA, 1<<30)
 		done <- result{res, err}
 	}()
-	gap := pingStream(ctx, h.PC, scenario.HostA, 100, 2*time.Second, func() { must(t, h.GWA1.Kill()) })
+	gap := h.PC.PingStream(ctx, scenario.HostA, 100, 2*time.Second, func() { must(t, h.GWA1.Kill()) })
 	t.Logf("kill -9 gw-a1: longest interruption of a 10/s ping stream %v (probes every %d ms, down after 3 misses)", gap, probeMS)
 	if gap >= 3*time.Second {
 		t.Errorf("failover interrupted traffic for %v, want under 3 s", gap)
@@ -66,7 +63,7 @@ func TestHAFailover(t *testing.T) {
 
 	// gw-a1 back: after the hold-down it is active again.
 	gaps := make(chan time.Duration, 1)
-	go func() { gaps <- pingStream(ctx, h.PC, scenario.HostA, 100, 0, nil) }()
+	go func() { gaps <- h.PC.PingStream(ctx, scenario.HostA, 100, 0, nil) }()
 	back := time.Now()
 	must(t, h.GWA1.Start(ctx))
 	must(t, lab.Eventually(ctx, 20*time.Second, func() error {
@@ -110,7 +107,7 @@ func TestHASiteUnreachable(t *testing.T) {
 			}
 		}
 	}
-	gap := pingStream(ctx, h.PC, scenario.HostA, 100, 2*time.Second, cut)
+	gap := h.PC.PingStream(ctx, scenario.HostA, 100, 2*time.Second, cut)
 	t.Logf("gw-a1 cut from its site: longest interruption of a 10/s ping stream %v", gap)
 	if gap >= 3*time.Second {
 		t.Errorf("moving off a gateway that cannot reach its site took %v, want under 3 s", gap)
@@ -125,33 +122,4 @@ func TestHASiteUnreachable(t *testing.T) {
 			t.Errorf("office-gw sends %s elsewhere than gw-a2: %+v", scenario.VPCLAN, st.Peers)
 		}
 	}
-}
-
-var seqRE = regexp.MustCompile(`icmp_seq=(\d+)`)
-
-// pingStream pings dst count times at 10 per second from ns, calls event
-// (if any) after delay, and returns the longest run of lost replies.
-func pingStream(ctx context.Context, ns *lab.NS, dst string, count int, delay time.Duration, event func()) time.Duration {
-	out := make(chan string, 1)
-	go func() {
-		o, _ := ns.Exec(ctx, "ping", "-n", "-i", "0.1", "-W", "1", "-c", strconv.Itoa(count), dst)
-		out <- o
-	}()
-	if event != nil {
-		time.Sleep(delay) // the stream must be under way: this is the event's time, not a wait for a condition
-		event()
-	}
-	var got []int
-	for _, m := range seqRE.FindAllStringSubmatch(<-out, -1) {
-		n, _ := strconv.Atoi(m[1])
-		got = append(got, n)
-	}
-	slices.Sort(got)
-	got = slices.Compact(got)
-	longest, prev := 0, 0
-	for _, s := range append(got, count+1) {
-		longest = max(longest, s-prev-1)
-		prev = s
-	}
-	return time.Duration(longest) * 100 * time.Millisecond
 }

@@ -61,9 +61,9 @@ func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
 	if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }); err != nil {
 		return fmt.Errorf("remove stale labs: %w", err)
 	}
-	fmt.Fprintf(w, "vpcmesh demo: three scenes in network namespaces, real TUN devices, nftables NAT\n")
+	fmt.Fprintf(w, "vpcmesh demo: four scenes in network namespaces, real TUN devices, nftables NAT\n")
 	d := &demo{w: w}
-	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip} {
+	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip, sceneHA} {
 		if err := inLab(ctx, d, bin, keep, scene); err != nil {
 			return err
 		}
@@ -182,6 +182,39 @@ func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	fmt.Fprintf(d.w, "\n   $ vpcmesh routes   (on office1-gw)\n")
 	if st, err := m.Site("office1").GW.Status(ctx); err == nil {
 		printRoutes(&indent{w: d.w}, st.RouteTable)
+	}
+	return nil
+}
+
+// sceneHA: an HA pair in a VPC whose route table (the EC2 stand-in) the
+// VPC router follows; the active member is killed.
+func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	fmt.Fprintf(d.w, "\n4. An HA pair in VPC A (gw-a1 priority 200, gw-a2 100) behind an EC2 route table; gw-a1 is killed\n")
+	h, err := scenario.BuildHA(l, bin, 300, 3000, "")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	d.check("pc-a pings host-a through gw-a1", lab.Eventually(ctx, 15*time.Second, func() error { return h.PC.Ping(ctx, scenario.HostA) }))
+	var killErr error
+	gap := h.PC.PingStream(ctx, scenario.HostA, 60, 2*time.Second, func() { killErr = h.GWA1.Kill() })
+	if killErr == nil && gap >= 3*time.Second {
+		killErr = fmt.Errorf("interrupted %v", gap)
+	}
+	d.check(fmt.Sprintf("kill -9 gw-a1: a 10/s ping stream lost %v (probes every 300 ms)", gap), killErr)
+	var routeErr error
+	if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA2 {
+		routeErr = fmt.Errorf("the VPC route table sends the office to %q", got)
+	}
+	d.check("the VPC route table now sends the office LAN to gw-a2's interface", routeErr)
+	fmt.Fprintf(d.w, "\n   $ vpcmesh status   (on office-gw, HA line)\n")
+	if st, err := h.OfficeGW.Status(ctx); err == nil {
+		for _, g := range st.HA {
+			fmt.Fprintf(d.w, "   HA site %s: active %s of %s; %d failovers\n", g.Site, g.Active, strings.Join(g.Members, ", "), g.Failovers)
+		}
 	}
 	return nil
 }
