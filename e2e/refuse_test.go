@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -275,5 +278,71 @@ func TestGossipRevocation(t *testing.T) {
 	must(t, waitRefused(ctx, vpc1.GW, "revoked", 1))
 	if err := vpc1.Host.Ping(ctx, vpc3.HostIP); err == nil {
 		t.Error("vpc1's host still reaches the revoked site")
+	}
+}
+
+// A gateway certificate that its project authority signed beyond the
+// authority's projects and prefixes (here: VPC 1's prefix, of project
+// "lab", from an authority of project "alpha") is refused by the gateway
+// it contacts, visibly in status and metrics; VPC 1's traffic keeps going to
+// VPC 1.
+func TestGossipRefusesBeyondAuthority(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	vpc1, vpc2 := m.Site("vpc1"), m.Site("vpc2")
+	const metricsAddr = "127.0.0.1:9586"
+	vpc1.GW.MetricsListen = metricsAddr
+	must(t, vpc1.GW.WriteConfig())
+	must(t, m.Start(ctx))
+	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", []string{"alpha"}, []string{"10.60.0.0/16"})
+	must(t, err)
+	dir := alphaCA.AuthorityDir()
+	key, err := cert.ReadPrivateKeyFile(filepath.Join(dir, "authority.key"))
+	must(t, err)
+	authority, err := cert.ReadChainFile(filepath.Join(dir, "authority.crt"))
+	must(t, err)
+	// What `ca sign --authority` refuses to sign, made by hand.
+	spub, spriv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	_, wgPub, err := lab.GenKey()
+	must(t, err)
+	lan := netip.MustParsePrefix(vpc1.LAN.String())
+	leaf, err := cert.Sign(cert.Body{Version: cert.Version, Kind: cert.KindGateway, Mesh: "lab", Name: "grabber-gw",
+		WireGuardKey: wgPub, SigningKey: spub, Overlay: netip.MustParseAddr("100.96.0.77"),
+		Sites: []cert.Site{{Name: "grabber", CIDRs: []netip.Prefix{lan}, Priority: 100,
+			Exports: []cert.Export{{Project: "lab", CIDR: lan, Wire: lan}}}},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour)}, key)
+	must(t, err)
+	rec, err := (&discovery.Identity{Chain: append([]*cert.Cert{leaf}, authority...), Key: spriv}).Sign(discovery.Record{Name: "grabber-gw", Version: 1})
+	must(t, err)
+	pkt := discovery.Control{Type: discovery.MsgJoin, Record: rec}.Encode()
+	for range 3 {
+		must(t, sendUDP(vpc2.Host, vpc1.PublicIP+":51820", pkt))
+	}
+	must(t, waitRefused(ctx, vpc1.GW, discovery.RefusedConstraint, 1))
+	samples, err := scrape(vpc1.Gateway, metricsAddr)
+	must(t, err)
+	if got := samples[`vpcmesh_gossip_refused_records_total{reason="constraint"}`]; got < 1 {
+		t.Errorf("metrics: refused constraint = %v, want ≥ 1", got)
+	}
+	for _, s := range m.Sites {
+		st, err := s.GW.Status(ctx)
+		must(t, err)
+		if slices.Contains(st.Gossip.Members, "grabber-gw") {
+			t.Errorf("%s lists grabber-gw", s.GW.Name)
+		}
+		for _, p := range st.Peers {
+			if p.PublicKey == wgPub {
+				t.Errorf("%s has a peer for grabber-gw", s.GW.Name)
+			}
+		}
+	}
+	must(t, vpc2.Host.Ping(ctx, vpc1.HostIP))
+	if log := vpc1.GW.Log(); !strings.Contains(log, "admission refused") || !strings.Contains(log, "alpha") {
+		t.Errorf("vpc1-gw did not log the refusal naming the authority's limits:\n%s", tail(log, 10))
 	}
 }

@@ -96,3 +96,7 @@ func (t *Trust) Revoke(l *lab.Lab, mesh string, gws ...*Gateway) (string, error)
 	}
 	return out, vpcmesh(t.bin, args...)
 }
+
+// AuthorityDir is the directory of the project authority this Trust signs
+// with ("" for the root): authority.key, authority.pub, authority.crt.
+func (t *Trust) AuthorityDir() string { return t.authority }
