@@ -53,6 +53,21 @@ func TestRoutesJSONMatchesTheKernel(t *testing.T) {
 		t.Errorf("routes lacks %v; got %+v", want, rt)
 	}
 	t.Logf("routes --json: %+v", rt)
+	// status --json lists the projects: what each reaches, who is a member.
+	st, err := o.OfficeGW.Status(ctx)
+	must(t, err)
+	wantProjects := map[string][2]string{"alpha": {scenario.VPCAWire, scenario.PCA + "/32"}, "beta": {scenario.VPCBWire, scenario.PCB + "/32"}}
+	for _, p := range st.Projects {
+		if w, ok := wantProjects[p.Project]; ok {
+			if !slices.Contains(p.Routes, w[0]) || !slices.Equal(p.Members, []string{w[1]}) {
+				t.Errorf("status project %s: %+v, want route %s and member %s", p.Project, p, w[0], w[1])
+			}
+			delete(wantProjects, p.Project)
+		}
+	}
+	if len(wantProjects) > 0 {
+		t.Errorf("status lacks projects %v: %+v", wantProjects, st.Projects)
+	}
 	// Deleted by hand: the gateway puts it back and routes shows it again.
 	_, err = gw.Exec(ctx, "ip", "route", "del", scenario.VPCAWire)
 	must(t, err)

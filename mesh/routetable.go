@@ -3,6 +3,7 @@ package mesh
 import (
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
@@ -51,4 +52,44 @@ func carrier(dst netip.Prefix, peers []tunnel.Peer, names map[tunnel.Key]string)
 		}
 	}
 	return best
+}
+
+// ProjectStatus is one project as this gateway serves it: the remote wire
+// prefixes its members may reach, and the local sources that are members
+// (exports count: an exported network is in its project both ways).
+type ProjectStatus struct {
+	Project string   `json:"project"`
+	Routes  []string `json:"routes"`
+	Members []string `json:"members"`
+}
+
+// projectTable lists the projects of the packet rules.
+func projectTable(policy nat.Config) []ProjectStatus {
+	by := map[string]*ProjectStatus{}
+	get := func(p string) *ProjectStatus {
+		if by[p] == nil {
+			by[p] = &ProjectStatus{Project: p, Routes: []string{}, Members: []string{}}
+		}
+		return by[p]
+	}
+	for _, r := range policy.Routes {
+		ps := get(r.Project)
+		if s := r.Wire.String(); !slices.Contains(ps.Routes, s) {
+			ps.Routes = append(ps.Routes, s)
+		}
+	}
+	for _, m := range policy.Members {
+		ps := get(m.Project)
+		if s := m.Source.String(); !slices.Contains(ps.Members, s) {
+			ps.Members = append(ps.Members, s)
+		}
+	}
+	out := make([]ProjectStatus, 0, len(by))
+	for _, ps := range by {
+		slices.Sort(ps.Routes)
+		slices.Sort(ps.Members)
+		out = append(out, *ps)
+	}
+	slices.SortFunc(out, func(a, b ProjectStatus) int { return strings.Compare(a.Project, b.Project) })
+	return out
 }

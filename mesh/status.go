@@ -14,21 +14,22 @@ import (
 
 // Status is what `vpcmesh status` shows; its JSON form is the control API.
 type Status struct {
-	Node           string        `json:"node"`
-	Mesh           string        `json:"mesh"`
-	Interface      string        `json:"interface"`
-	ListenPort     int           `json:"listen_port"`
-	OverlayAddress string        `json:"overlay_address"`
-	PublicKey      string        `json:"public_key"`
-	Peers          []PeerStatus  `json:"peers"`
-	Routes         []string      `json:"routes"`      // vpcmesh routes present in the kernel now
-	RouteTable     []RouteStatus `json:"route_table"` // every wanted route: peer, projects, installed
-	Packets        PacketStats   `json:"packets"`
-	Gossip         *GossipStats  `json:"gossip,omitempty"` // absent when gossip is off
-	Conflicts      []string      `json:"conflicts,omitempty"`
-	HA             []HAStatus    `json:"ha,omitempty"` // remote sites served by several gateways
-	LastSync       time.Time     `json:"last_sync"`
-	Warnings       []string      `json:"warnings,omitempty"`
+	Node           string          `json:"node"`
+	Mesh           string          `json:"mesh"`
+	Interface      string          `json:"interface"`
+	ListenPort     int             `json:"listen_port"`
+	OverlayAddress string          `json:"overlay_address"`
+	PublicKey      string          `json:"public_key"`
+	Peers          []PeerStatus    `json:"peers"`
+	Routes         []string        `json:"routes"`      // vpcmesh routes present in the kernel now
+	RouteTable     []RouteStatus   `json:"route_table"` // every wanted route: peer, projects, installed
+	Projects       []ProjectStatus `json:"projects"`    // per project: remote prefixes, local members
+	Packets        PacketStats     `json:"packets"`
+	Gossip         *GossipStats    `json:"gossip,omitempty"` // absent when gossip is off
+	Conflicts      []string        `json:"conflicts,omitempty"`
+	HA             []HAStatus      `json:"ha,omitempty"` // remote sites served by several gateways
+	LastSync       time.Time       `json:"last_sync"`
+	Warnings       []string        `json:"warnings,omitempty"`
 }
 
 // HAStatus is an HA group: its members, the active one, the failovers
@@ -132,6 +133,7 @@ func (g *Gateway) Status() (Status, error) {
 	}
 	slices.Sort(st.Routes)
 	st.RouteTable = routeTable(d.Routes, d.Peers, d.Names, policy.Routes, st.Routes)
+	st.Projects = projectTable(policy)
 	return st, err
 }
 

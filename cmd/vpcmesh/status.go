@@ -124,6 +124,9 @@ func printStatus(w io.Writer, st mesh.Status) {
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "conflict: %s\n", c)
 	}
+	for _, p := range st.Projects {
+		fmt.Fprintf(w, "project %s: reaches %s; members here %s\n", p.Project, orDash(strings.Join(p.Routes, ", ")), orDash(strings.Join(p.Members, ", ")))
+	}
 	for _, h := range st.HA {
 		fmt.Fprintf(w, "HA site %s: active %s of %s; %d failovers", h.Site, orDash(h.Active), strings.Join(h.Members, ", "), h.Failovers)
 		if h.LastFailover != nil {
