@@ -343,19 +343,30 @@ func printCert(w io.Writer, c *cert.Cert, root cert.Root, now time.Time) {
 	line("issuer", "%s", issuer)
 }
 
-// validity says where now is in the certificate's window, in days.
+// validity says where now is in the certificate's window: in days, or in
+// hours and minutes when under a day.
 func validity(c *cert.Cert, now time.Time) string {
 	b := c.Body
-	days := func(d time.Duration) int { return int(math.Ceil(d.Hours() / 24)) }
 	switch {
 	case now.Before(b.NotBefore):
-		return fmt.Sprintf("NOT YET VALID: starts in %d days", days(b.NotBefore.Sub(now)))
+		return "NOT YET VALID: starts in " + span(b.NotBefore.Sub(now))
 	case now.After(b.NotAfter):
-		return fmt.Sprintf("EXPIRED %d days ago", days(now.Sub(b.NotAfter)))
+		return "EXPIRED " + span(now.Sub(b.NotAfter)) + " ago"
 	case cert.ExpiresSoon(c, now, expiryWarning):
-		return fmt.Sprintf("EXPIRES SOON: in %d days; sign it again", days(b.NotAfter.Sub(now)))
+		return "EXPIRES SOON: in " + span(b.NotAfter.Sub(now)) + "; sign it again"
 	}
-	return fmt.Sprintf("expires in %d days", days(b.NotAfter.Sub(now)))
+	return "expires in " + span(b.NotAfter.Sub(now))
+}
+
+// span writes d in days, rounded up, or under a day in hours and minutes.
+func span(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < 24*time.Hour:
+		return d.Round(time.Minute).String()
+	}
+	return fmt.Sprintf("%d days", int(math.Ceil(d.Hours()/24)))
 }
 
 func joinAny[T any](xs []T) string {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The shipped systemd unit passes `systemd-analyze verify` with the real
@@ -35,5 +36,15 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+func TestValiditySpan(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		1500 * time.Millisecond: "2s", 90 * time.Minute: "1h30m0s", 36 * time.Hour: "2 days", 365 * 24 * time.Hour: "365 days",
+	} {
+		if got := span(d); got != want {
+			t.Errorf("span(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
