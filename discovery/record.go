@@ -37,7 +37,17 @@ type Record struct {
 	// SitesDown are the node's sites it cannot reach (their probe target
 	// does not answer): it is not to carry them.
 	SitesDown []string `json:"sites_down,omitempty"`
+	// NAT is how the node reaches the internet, as far as it can tell:
+	// NATPublic, NATIndependent, NATDependent or "" (unknown).
+	NAT string `json:"nat,omitempty"`
 }
+
+// NAT behaviours a node announces.
+const (
+	NATPublic      = "public"               // it has a public endpoint
+	NATIndependent = "endpoint-independent" // every peer sees it at one address
+	NATDependent   = "endpoint-dependent"   // peers see it at different ports: direct paths need a relay
+)
 
 // Member is one member source of a site, as it appears on the wire.
 type Member struct {

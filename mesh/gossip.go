@@ -52,8 +52,10 @@ type membership struct {
 	lastRejoin time.Time // Run loop only
 
 	mu        sync.Mutex
-	admitted  map[string]admitted // by node name
-	reflexive netip.AddrPort      // this gateway as others see it
+	admitted  map[string]admitted       // by node name
+	reflexive netip.AddrPort            // this gateway as others see it
+	observed  map[string]netip.AddrPort // by the gateway that saw it: NAT behaviour
+	public    bool                      // node.public_endpoint is set
 }
 
 // signal asks the Run loop to reconcile; it never blocks.
@@ -162,7 +164,8 @@ func (g *Gateway) keepRevocations(r *cert.Revocations) {
 // the overlay address and the static state are up.
 func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	var err error
-	m := &membership{id: id, root: root, admitted: map[string]admitted{},
+	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]netip.AddrPort{},
+		public:  g.cfg.Node.PublicEndpoint != "",
 		control: make(chan controlPacket, 64), changes: make(chan struct{}, 1)}
 	g.dev.HandleControl(func(pkt []byte, from netip.AddrPort) {
 		select {
@@ -319,7 +322,7 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 			g.log.Warn("welcome not sent", "to", cp.from, "err", err)
 		}
 	case discovery.MsgWelcome:
-		g.learnReflexive(c.Observed)
+		g.learnReflexive(n.Name, c.Observed)
 		g.kickIfDown(n)
 		// Memberlist joins through the tunnel just configured; its TCP
 		// connect waits for the WireGuard handshake.
@@ -353,19 +356,50 @@ func (g *Gateway) kickIfDown(n *discovery.Node) {
 	}
 }
 
-// learnReflexive republishes this gateway's record when others see it at
-// a new address.
-func (g *Gateway) learnReflexive(a netip.AddrPort) {
+// learnReflexive notes where gateway by saw this one, and republishes the
+// record when the address or the NAT behaviour it shows changed.
+func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
 	m := g.members
-	m.mu.Lock()
-	changed := a.IsValid() && a != m.reflexive
-	if changed {
-		m.reflexive = a
+	if !a.IsValid() {
+		return
 	}
+	m.mu.Lock()
+	before := g.natBehaviourLocked()
+	m.observed[by] = a
+	changed := a != m.reflexive || g.natBehaviourLocked() != before
+	m.reflexive = a
 	m.mu.Unlock()
 	if changed {
 		g.publish(false)
 	}
+}
+
+// natBehaviour is what this gateway can tell of its NAT: public with a
+// configured endpoint; else from where different gateways saw it: one
+// address for all, or a port per peer. "" until two have answered.
+func (g *Gateway) natBehaviour() string {
+	g.members.mu.Lock()
+	defer g.members.mu.Unlock()
+	return g.natBehaviourLocked()
+}
+
+func (g *Gateway) natBehaviourLocked() string {
+	m := g.members
+	if m.public {
+		return discovery.NATPublic
+	}
+	if len(m.observed) < 2 {
+		return ""
+	}
+	var first netip.AddrPort
+	for _, a := range m.observed {
+		if !first.IsValid() {
+			first = a
+		} else if a != first {
+			return discovery.NATDependent
+		}
+	}
+	return discovery.NATIndependent
 }
 
 func (g *Gateway) publish(leaving bool) {
@@ -375,6 +409,7 @@ func (g *Gateway) publish(leaving bool) {
 		rec.ENI = c.client.Instance().ENI
 	}
 	rec.SitesDown = g.sites.down()
+	rec.NAT = g.natBehaviour()
 	if err := m.gossip.Publish(rec); err != nil {
 		g.log.Error("publish record", "err", err)
 	}
@@ -438,10 +473,23 @@ func (g *Gateway) rejoin(ctx context.Context) {
 	if c := g.cloud.Load(); c != nil {
 		targets = append(targets, c.joinTargets(cfg.Node.ListenPort)...)
 	}
+	// Behind NAT, two public gateways' views tell the NAT's behaviour.
+	var observers []netip.AddrPort
+	m.mu.Lock()
+	askMore := !m.public && len(m.observed) < 2
+	for _, n := range m.gossip.Nodes() {
+		if _, seen := m.observed[n.Name]; askMore && !seen && n.NAT == discovery.NATPublic && len(n.Endpoints) > 0 {
+			observers = append(observers, n.Endpoints[0])
+		}
+	}
+	m.mu.Unlock()
+	if len(observers) > 2 {
+		observers = observers[:2]
+	}
 	join := discovery.Control{Type: discovery.MsgJoin, Record: m.gossip.Self().Encoded}.Encode()
 	sent := map[netip.AddrPort]bool{}
-	for _, t := range targets {
-		if live[t] || sent[t] || !t.IsValid() {
+	for i, t := range append(targets, observers...) {
+		if (live[t] && i < len(targets)) || sent[t] || !t.IsValid() {
 			continue
 		}
 		sent[t] = true

@@ -26,6 +26,7 @@ type Status struct {
 	Projects       []ProjectStatus `json:"projects"`    // per project: remote prefixes, local members
 	Packets        PacketStats     `json:"packets"`
 	Gossip         *GossipStats    `json:"gossip,omitempty"` // absent when gossip is off
+	NAT            string          `json:"nat,omitempty"`    // this gateway's NAT behaviour, as far as known
 	Conflicts      []string        `json:"conflicts,omitempty"`
 	HA             []HAStatus      `json:"ha,omitempty"` // remote sites served by several gateways
 	LastSync       time.Time       `json:"last_sync"`
@@ -78,6 +79,8 @@ type PeerStatus struct {
 	RxBytes      uint64   `json:"rx_bytes"`
 	TxBytes      uint64   `json:"tx_bytes"`
 	Prefixes     []string `json:"prefixes"`
+	Path         string   `json:"path"`          // "direct": the tunnel goes to the peer itself
+	NAT          string   `json:"nat,omitempty"` // the peer's NAT behaviour, from its record
 }
 
 // Status reads the live state of the device and the kernel.
@@ -123,8 +126,17 @@ func (g *Gateway) Status() (Status, error) {
 		return st, err
 	}
 	now := time.Now()
+	nat := map[string]string{}
+	if m := g.members; m != nil {
+		st.NAT = g.natBehaviour()
+		for _, n := range m.gossip.Known() {
+			nat[n.Name] = n.NAT
+		}
+	}
 	for _, p := range peers {
-		st.Peers = append(st.Peers, peerStatus(p, d.Names[p.PublicKey], now))
+		ps := peerStatus(p, d.Names[p.PublicKey], now)
+		ps.NAT = nat[ps.Name]
+		st.Peers = append(st.Peers, ps)
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
 	routes, err := routing.Owned()
@@ -144,6 +156,7 @@ func peerStatus(p tunnel.PeerStatus, name string, now time.Time) PeerStatus {
 		RxBytes:   p.RxBytes,
 		TxBytes:   p.TxBytes,
 		Prefixes:  []string{},
+		Path:      "direct",
 	}
 	if p.Endpoint.IsValid() {
 		ps.Endpoint = p.Endpoint.String()

@@ -124,6 +124,9 @@ func printStatus(w io.Writer, st mesh.Status) {
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "conflict: %s\n", c)
 	}
+	if st.NAT != "" {
+		fmt.Fprintf(w, "nat: %s\n", st.NAT)
+	}
 	for _, p := range st.Projects {
 		fmt.Fprintf(w, "project %s: reaches %s; members here %s\n", p.Project, orDash(strings.Join(p.Routes, ", ")), orDash(strings.Join(p.Members, ", ")))
 	}
