@@ -222,3 +222,43 @@ func mustHaveRoute(t *testing.T, ctx context.Context, m *scenario.GossipMesh, s 
 		}
 	}
 }
+
+// Each gateway tells its NAT's behaviour from where two public gateways
+// saw it: one address for all behind masquerade, a port per peer behind a
+// NAT that maps per destination; and shows its peers'.
+func TestNATBehaviourDetected(t *testing.T) {
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	defer dumpOnFailure(t, m)
+	office3, err := scenario.AddGossipSite(l, vpcmeshBin, m.Trust, scenario.GossipSiteSpec{
+		Name: "office3", NAT: lab.NATRandom, Public: "203.0.113.13", LAN: "10.13.0.0/24",
+		Host: "10.13.0.50", Join: "203.0.113.20:51820", Overlay: "100.96.0.13"})
+	must(t, err)
+	must(t, m.Start(ctx))
+	must(t, office3.GW.Start(ctx))
+	want := map[*scenario.GossipSite]string{
+		m.Site("vpc1"): "public", m.Site("branch"): "public",
+		m.Site("office1"): "endpoint-independent", m.Site("office2"): "endpoint-independent",
+		office3: "endpoint-dependent",
+	}
+	must(t, lab.Eventually(ctx, 20*time.Second, func() error {
+		for s, w := range want {
+			st, err := s.GW.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if st.NAT != w {
+				return fmt.Errorf("%s: nat %q, want %q", s.GW.Name, st.NAT, w)
+			}
+		}
+		return nil
+	}))
+	st, err := m.Site("vpc1").GW.Status(ctx)
+	must(t, err)
+	for _, p := range st.Peers {
+		if p.Name == "office3-gw" && p.NAT != "endpoint-dependent" {
+			t.Errorf("vpc1-gw shows office3-gw's NAT as %q", p.NAT)
+		}
+	}
+}

@@ -15,7 +15,7 @@ type GossipSite struct {
 	GW     *Gateway
 	Host   *lab.NS
 	HostIP string
-	Public bool // reachable from the internet (not behind masquerade)
+	Public bool // reachable from the internet: no NAT, or a 1:1 address
 }
 
 // GossipMesh is six sites whose gateways share one trust and find each
@@ -82,7 +82,7 @@ func AddGossipSite(l *lab.Lab, bin string, trust *Trust, s GossipSiteSpec) (*Gos
 	if err != nil {
 		return nil, err
 	}
-	gs := &GossipSite{Site: site, Host: site.Hosts["h"], HostIP: s.Host, Public: s.NAT != lab.NATMasquerade}
+	gs := &GossipSite{Site: site, Host: site.Hosts["h"], HostIP: s.Host, Public: s.NAT == lab.NATNone || s.NAT == lab.NATOneToOne}
 	project := s.Project
 	if project == "" {
 		project = "lab"
