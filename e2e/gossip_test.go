@@ -17,13 +17,7 @@ import (
 // Six gateways, each given one join address and the mesh's trust, form the
 // mesh by themselves: every site reaches every public site and back.
 func TestGossipSixGateways(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	took, err := m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	_, ctx, m, took := startGossipMesh(t)
 	t.Logf("6 gateways: full connectivity (%d site pairs, both ways) %v after the last gateway started",
 		len(m.Pairs()), took.Round(10*time.Millisecond))
 
@@ -31,6 +25,21 @@ func TestGossipSixGateways(t *testing.T) {
 		transfer(t, ctx, p.A.Host, p.B.Host, p.B.HostIP, p.A.HostIP)
 	}
 	membersComplete(t, ctx, m)
+}
+
+// startGossipMesh builds the six-gateway mesh, starts it and waits until
+// every pair answers; it returns how long that took after the last start.
+// Every gateway's log is printed if the test fails.
+func startGossipMesh(t *testing.T) (*lab.Lab, context.Context, *scenario.GossipMesh, time.Duration) {
+	t.Helper()
+	l, ctx := newLab(t)
+	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
+	must(t, err)
+	t.Cleanup(func() { dumpOnFailure(t, m) })
+	must(t, m.Start(ctx))
+	took, err := m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	must(t, err)
+	return l, ctx, m, took
 }
 
 // membersComplete waits until every gateway lists the five others as live
@@ -82,13 +91,7 @@ func tail(s string, n int) string {
 // within 2 s; one killed with -9 is gone once the others detect it; each
 // time it starts again its site is reachable again.
 func TestGossipLeaveKillRestart(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	_, ctx, m, _ := startGossipMesh(t)
 	vpc3 := m.Site("vpc3")
 	lan := vpc3.LAN.String()
 	mustHaveRoute(t, ctx, m, vpc3, lan)
@@ -131,13 +134,7 @@ func TestGossipLeaveKillRestart(t *testing.T) {
 // detection takes splits the mesh in two; when the cut heals, so does the
 // mesh, with nobody restarted.
 func TestGossipPartitionHeals(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	l, ctx, m, _ := startGossipMesh(t)
 
 	heal, err := l.Partition("198.51.100.0/24", "203.0.113.0/24")
 	must(t, err)

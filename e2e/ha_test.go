@@ -32,15 +32,7 @@ func TestHAFailover(t *testing.T) {
 	must(t, h.Start(ctx))
 	must(t, lab.Eventually(ctx, 15*time.Second, func() error { return h.PC.Ping(ctx, scenario.HostA) }))
 
-	type result struct {
-		res lab.TransferResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := h.PC.TCPTransfer(ctx, h.Host, scenario.HostA, 1<<30)
-		done <- result{res, err}
-	}()
+	transfer := h.PC.StartTransfer(ctx, h.Host, scenario.HostA, 1<<30)
 	gap := h.PC.PingStream(ctx, scenario.HostA, 100, 2*time.Second, func() { must(t, h.GWA1.Kill()) })
 	t.Logf("kill -9 gw-a1: longest interruption of a 10/s ping stream %v (probes every %d ms, down after 3 misses)", gap, probeMS)
 	if gap >= 3*time.Second {
@@ -57,9 +49,9 @@ func TestHAFailover(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	r := <-done
-	must(t, r.err)
-	t.Logf("1 GiB transfer across the failover: %v, sha256 matched", r.res.Duration.Round(time.Millisecond))
+	res, err := transfer.Wait()
+	must(t, err)
+	t.Logf("1 GiB transfer across the failover: %v, sha256 matched", res.Duration.Round(time.Millisecond))
 
 	// gw-a1 back: after the hold-down it is active again.
 	gaps := make(chan time.Duration, 1)

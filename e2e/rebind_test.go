@@ -21,15 +21,7 @@ func TestConntrackFlushMidTransfer(t *testing.T) {
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return ts.PC.Ping(ctx, scenario.HostA) }))
 	before := peerOf(t, ctx, ts.OfficeGW, "vpc-gw")
 
-	type result struct {
-		res lab.TransferResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := ts.PC.TCPTransfer(ctx, ts.Host, scenario.HostA, 768<<20)
-		done <- result{res, err}
-	}()
+	transfer := ts.PC.StartTransfer(ctx, ts.Host, scenario.HostA, 768<<20)
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
 		if p := peerOf(t, ctx, ts.OfficeGW, "vpc-gw"); p.TxBytes < before.TxBytes+(16<<20) {
 			return fmt.Errorf("transfer not under way")
@@ -66,7 +58,7 @@ func TestConntrackFlushMidTransfer(t *testing.T) {
 			t.Errorf("the office still appears at %s: the port did not change, so rebinding was not tested", now.Endpoint)
 		}
 	}
-	r := <-done
-	must(t, r.err)
-	t.Logf("%d bytes in %v across both, sha256 matched", r.res.Bytes, r.res.Duration.Round(time.Millisecond))
+	res, err := transfer.Wait()
+	must(t, err)
+	t.Logf("%d bytes in %v across both, sha256 matched", res.Bytes, res.Duration.Round(time.Millisecond))
 }

@@ -23,13 +23,7 @@ import (
 // certificate has expired, are refused and counted: nothing of theirs
 // appears on any gateway of the mesh.
 func TestGossipRefusesForeignAndExpired(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	l, ctx, m, _ := startGossipMesh(t)
 	vpc1 := m.Site("vpc1")
 	join := vpc1.PublicIP + ":51820"
 
@@ -137,13 +131,7 @@ func sendUDP(ns *lab.NS, to string, pkt []byte) error {
 // choice (the smaller site name), and every gateway, the two involved
 // included, logs the conflict and shows it in status.
 func TestGossipConflictShown(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	l, ctx, m, _ := startGossipMesh(t)
 	vpc1, vpc2 := m.Site("vpc1"), m.Site("vpc2")
 	dup, err := scenario.AddGossipSite(l, vpcmeshBin, m.Trust, scenario.GossipSiteSpec{
 		Name: "zz-dup", NAT: lab.NATOneToOne, Public: "203.0.113.42", LAN: vpc1.LAN.String(),
@@ -187,13 +175,7 @@ func TestGossipConflictShown(t *testing.T) {
 // project's members. A gateway its authority signed for another project
 // joins too, but no member of "lab" reaches it.
 func TestGossipAuthoritySignsItsProject(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	l, ctx, m, _ := startGossipMesh(t)
 	labCA, err := m.Trust.Authority(l, "lab", "lab-ca", []string{"lab"}, []string{"10.50.0.0/16"})
 	must(t, err)
 	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", []string{"alpha"}, []string{"10.60.0.0/16"})
@@ -243,13 +225,7 @@ func TestGossipAuthoritySignsItsProject(t *testing.T) {
 // The root revokes vpc3's certificate; the list, given to vpc1 alone,
 // spreads by gossip, and every gateway drops vpc3's tunnel and routes.
 func TestGossipRevocation(t *testing.T) {
-	l, ctx := newLab(t)
-	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
-	must(t, err)
-	defer dumpOnFailure(t, m)
-	must(t, m.Start(ctx))
-	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	must(t, err)
+	l, ctx, m, _ := startGossipMesh(t)
 	vpc1, vpc3 := m.Site("vpc1"), m.Site("vpc3")
 	list, err := m.Trust.Revoke(l, "lab", vpc3.GW)
 	must(t, err)

@@ -24,15 +24,7 @@ func TestReloadKeepsTheTunnel(t *testing.T) {
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return ts.PC.Ping(ctx, scenario.HostA) }))
 	before := peerOf(t, ctx, ts.OfficeGW, "vpc-gw")
 
-	type result struct {
-		res lab.TransferResult
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		res, err := ts.PC.TCPTransfer(ctx, ts.Host, scenario.HostA, 512<<20)
-		done <- result{res, err}
-	}()
+	transfer := ts.PC.StartTransfer(ctx, ts.Host, scenario.HostA, 512<<20)
 	// Once bytes flow, add a static peer for a branch.
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
 		if p := peerOf(t, ctx, ts.OfficeGW, "vpc-gw"); p.TxBytes < before.TxBytes+(8<<20) {
@@ -68,11 +60,11 @@ func TestReloadKeepsTheTunnel(t *testing.T) {
 		t.Error("the rejected reload removed the running config's route")
 	}
 
-	r := <-done
-	must(t, r.err)
+	res, err := transfer.Wait()
+	must(t, err)
 	after := peerOf(t, ctx, ts.OfficeGW, "vpc-gw")
 	if after.LastHandshake == nil || before.LastHandshake == nil || !after.LastHandshake.Equal(*before.LastHandshake) {
 		t.Errorf("the unchanged tunnel's session changed across the reloads: handshake %v, then %v", before.LastHandshake, after.LastHandshake)
 	}
-	t.Logf("%d bytes across two reloads in %v, sha256 matched, one session throughout", r.res.Bytes, r.res.Duration.Round(time.Millisecond))
+	t.Logf("%d bytes across two reloads in %v, sha256 matched, one session throughout", res.Bytes, res.Duration.Round(time.Millisecond))
 }

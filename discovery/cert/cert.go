@@ -129,12 +129,16 @@ func signedBytes(raw []byte) []byte {
 
 // Marshal is the certificate's self-contained encoding:
 // {"body":RAW,"sig":"BASE64"}. Parse(Marshal()) round-trips.
-func (c *Cert) Marshal() []byte {
+func (c *Cert) Marshal() []byte { return marshalEnvelope(c.Raw, c.Signature) }
+
+// marshalEnvelope writes {"body":RAW,"sig":"BASE64"}: signed things travel
+// as the exact bytes signed and the signature.
+func marshalEnvelope(raw, sig []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"body":`)
-	b.Write(c.Raw)
+	b.Write(raw)
 	b.WriteString(`,"sig":"`)
-	b.WriteString(base64.StdEncoding.EncodeToString(c.Signature))
+	b.WriteString(base64.StdEncoding.EncodeToString(sig))
 	b.WriteString(`"}`)
 	return b.Bytes()
 }

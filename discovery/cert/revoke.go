@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -69,15 +68,7 @@ func SignRevocations(b RevocationBody, root ed25519.PrivateKey) (*Revocations, e
 }
 
 // Marshal is the list's encoding: {"body":RAW,"sig":"BASE64"}.
-func (r *Revocations) Marshal() []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"body":`)
-	b.Write(r.Raw)
-	b.WriteString(`,"sig":"`)
-	b.WriteString(base64.StdEncoding.EncodeToString(r.Signature))
-	b.WriteString(`"}`)
-	return b.Bytes()
-}
+func (r *Revocations) Marshal() []byte { return marshalEnvelope(r.Raw, r.Signature) }
 
 // ParseRevocations decodes a list strictly, as Parse does a certificate.
 // It does not check the signature: Root.VerifyRevocations does.

@@ -174,3 +174,27 @@ func ctxErr(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// Transfer is a TCPTransfer running in the background.
+type Transfer struct{ done chan transferDone }
+
+type transferDone struct {
+	res TransferResult
+	err error
+}
+
+// StartTransfer runs TCPTransfer in the background; Wait returns its end.
+func (n *NS) StartTransfer(ctx context.Context, server *NS, addr string, size int) *Transfer {
+	t := &Transfer{done: make(chan transferDone, 1)}
+	go func() {
+		res, err := n.TCPTransfer(ctx, server, addr, size)
+		t.done <- transferDone{res, err}
+	}()
+	return t
+}
+
+// Wait waits for the transfer to end.
+func (t *Transfer) Wait() (TransferResult, error) {
+	d := <-t.done
+	return d.res, d.err
+}
