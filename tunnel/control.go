@@ -29,7 +29,9 @@ type ControlHandler func(pkt []byte, from netip.AddrPort)
 // received batches before wireguard-go sees them.
 type controlBind struct {
 	conn.Bind
-	handler atomic.Pointer[ControlHandler]
+	handler    atomic.Pointer[ControlHandler]
+	relay      relayState
+	relayTable atomic.Pointer[relayTable]
 }
 
 func (b *controlBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
@@ -50,7 +52,7 @@ func (b *controlBind) receive(fn conn.ReceiveFunc) conn.ReceiveFunc {
 	return func(packets [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
 		n, err := fn(packets, sizes, eps)
 		for i := range n {
-			if sizes[i] == 0 || packets[i][0] != ControlByte {
+			if sizes[i] == 0 || b.relayReceived(packets, sizes, eps, i) || packets[i][0] != ControlByte {
 				continue
 			}
 			if h := b.handler.Load(); h != nil && sizes[i] <= MaxControlSize {

@@ -1,0 +1,147 @@
+package tunnel
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/conn"
+)
+
+func TestRelayEndpointRoundTrip(t *testing.T) {
+	relay := netip.MustParseAddrPort("203.0.113.20:51820")
+	peer := netip.MustParseAddr("100.96.0.7")
+	ep := RelayEndpoint(relay, peer)
+	r, p, ok := ParseRelayEndpoint(ep)
+	if !ok || r != relay || p != peer {
+		t.Fatalf("ParseRelayEndpoint(%s) = %s, %s, %v", ep, r, p, ok)
+	}
+	for _, direct := range []string{"203.0.113.20:51820", "[2001:db8::1]:51820", "[::ffff:10.0.0.1]:1"} {
+		if _, _, ok := ParseRelayEndpoint(netip.MustParseAddrPort(direct)); ok {
+			t.Errorf("%s taken for a relayed endpoint", direct)
+		}
+	}
+}
+
+// testBind is a control bind on a loopback port with its received packets
+// delivered on a channel.
+type testBind struct {
+	*controlBind
+	addr netip.AddrPort
+	got  chan received
+}
+
+type received struct {
+	data string
+	from string
+}
+
+func openTestBind(t *testing.T) *testBind {
+	t.Helper()
+	b := &controlBind{Bind: conn.NewStdNetBind()}
+	fns, port, err := b.Open(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &testBind{controlBind: b, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), got: make(chan received, 16)}
+	for _, fn := range fns {
+		go func() {
+			bufs := make([][]byte, b.BatchSize())
+			for i := range bufs {
+				bufs[i] = make([]byte, 2048)
+			}
+			sizes := make([]int, len(bufs))
+			eps := make([]conn.Endpoint, len(bufs))
+			for {
+				n, err := fn(bufs, sizes, eps)
+				if err != nil {
+					return
+				}
+				for i := range n {
+					if sizes[i] > 0 {
+						tb.got <- received{string(bufs[i][:sizes[i]]), eps[i].DstToString()}
+					}
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { b.Close() })
+	return tb
+}
+
+func (tb *testBind) send(t *testing.T, to netip.AddrPort, data string) {
+	t.Helper()
+	ep, err := tb.ParseEndpoint(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A leading byte of 1 makes it look like a WireGuard message.
+	if err := tb.Send([][]byte{[]byte(data)}, ep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (tb *testBind) next(t *testing.T) received {
+	t.Helper()
+	select {
+	case r := <-tb.got:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received in 5 s")
+	}
+	return received{}
+}
+
+// A and D reach each other only through R, which forwards between its
+// peers and nobody else; each end sees the other at a relayed endpoint,
+// which is where its replies go.
+func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
+	a, r, d, stranger := openTestBind(t), openTestBind(t), openTestBind(t), openTestBind(t)
+	overlayA, overlayD := netip.MustParseAddr("100.96.0.1"), netip.MustParseAddr("100.96.0.2")
+	if err := r.setRelayPeers(RelayPeers{overlayA: a.addr, overlayD: d.addr}); err != nil {
+		t.Fatal(err)
+	}
+
+	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01hello")
+	got := d.next(t)
+	if want := RelayEndpoint(r.addr, overlayA).String(); got.data != "\x01hello" || got.from != want {
+		t.Fatalf("D got %q from %s, want \"\\x01hello\" from %s", got.data, got.from, want)
+	}
+	d.send(t, netip.MustParseAddrPort(got.from), "\x02reply")
+	if got := a.next(t); got.data != "\x02reply" || got.from != RelayEndpoint(r.addr, overlayD).String() {
+		t.Fatalf("A got %q from %s", got.data, got.from)
+	}
+
+	// Not a peer of R: dropped, though it names D. A's next packet, sent
+	// after it on the same path, is the next thing D gets.
+	stranger.send(t, RelayEndpoint(r.addr, overlayD), "\x01spoofed")
+	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01second")
+	if got := d.next(t); got.data != "\x01second" {
+		t.Fatalf("D got %q: R relayed for a stranger", got.data)
+	}
+	if n := r.relay.forwarded.Load(); n != 3 {
+		t.Errorf("R counts %d packets forwarded, want 3", n)
+	}
+	if n := r.relay.refused.Load(); n != 1 {
+		t.Errorf("R counts %d packets refused, want 1", n)
+	}
+
+	// A gateway that does not relay drops what it is asked to forward.
+	if err := r.setRelayPeers(nil); err != nil {
+		t.Fatal(err)
+	}
+	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01dropped")
+	for deadline := time.Now().Add(5 * time.Second); r.relay.refused.Load() < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("R never handled the packet sent with relaying off")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.setRelayPeers(RelayPeers{overlayA: a.addr, overlayD: d.addr}); err != nil {
+		t.Fatal(err)
+	}
+	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01third")
+	if got := d.next(t); got.data != "\x01third" {
+		t.Fatalf("D got %q: a gateway with relaying off forwarded", got.data)
+	}
+}
