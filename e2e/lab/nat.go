@@ -56,6 +56,29 @@ func (n *NS) OneToOne(wanIf, public, private string) error {
 		chainScript("hairpin", "postrouting", "srcnat - 5", hairpin))
 }
 
+// RouterFirewall is the stateful firewall real NAT routers have for
+// traffic addressed to themselves on wanIf: replies to what they sent and
+// pings get in, every new inbound connection is dropped. Forwarded traffic,
+// 1:1 traffic DNATed to a LAN host included, is not touched.
+//
+// Without it Linux breaks hole punching between two masquerading routers:
+// a peer's first packet, arriving before the gateway behind has sent one to
+// that peer, is delivered to the router itself (nothing listens, ICMP port
+// unreachable) and its conntrack entry is confirmed; the gateway's own
+// packet to that peer then clashes with that entry and is masqueraded to
+// another source port, so neither side's probes ever match a mapping.
+// Dropped in the input hook, the entry is never confirmed.
+func (n *NS) RouterFirewall(wanIf string) error {
+	chain := "fw_in_" + nftName(wanIf)
+	return n.nft(fmt.Sprintf(`add table ip %[1]s
+add chain ip %[1]s %[2]s { type filter hook input priority filter; policy accept; }
+flush chain ip %[1]s %[2]s
+add rule ip %[1]s %[2]s iifname %[3]q ct state established,related accept
+add rule ip %[1]s %[2]s iifname %[3]q icmp type echo-request accept
+add rule ip %[1]s %[2]s iifname %[3]q counter drop
+`, natTable, chain, wanIf))
+}
+
 // chainScript (re)creates a nat base chain holding one rule.
 func chainScript(chain, hook, priority, rule string) string {
 	return fmt.Sprintf(`add table ip %[1]s

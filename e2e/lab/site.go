@@ -72,8 +72,13 @@ func (l *Lab) buildRouted(s *Site, nat NATKind, a *siteAddrs, inet *NS) error {
 	return l.siteNAT(r, nat, a)
 }
 
-// siteNAT sets up the router's NAT.
+// siteNAT sets up the router's NAT and its firewall for traffic to the
+// router itself, which every real NAT router has and which the lab needs to
+// behave like one (see RouterFirewall).
 func (l *Lab) siteNAT(r *NS, nat NATKind, a *siteAddrs) error {
+	if err := r.RouterFirewall("wan"); err != nil {
+		return err
+	}
 	if nat == NATOneToOne {
 		if err := r.OneToOne("wan", a.public.String(), a.gateway.String()); err != nil {
 			return err

@@ -130,3 +130,77 @@ func udpSourcePorts(t *testing.T, ctx context.Context, from, to *NS, addr string
 	}
 	return ports
 }
+
+// Two gateways behind masquerading routers punch a hole to each other even
+// when the first packet reaches the other router before the gateway there
+// has sent anything: its router's firewall drops that packet instead of
+// confirming a conntrack entry that would push the gateway's own packets
+// out under another port.
+//
+//	a-gw .2 ─ a-r (NAT, 203.0.113.41) ─ inet ─ b-r (NAT, 203.0.113.42) ─ b-gw .2
+func TestHolePunchBetweenMasquerades(t *testing.T) {
+	l, ctx := newTestLab(t)
+	a, err := l.AddSite(SiteSpec{Name: "a", NAT: NATMasquerade, PublicIP: "203.0.113.41", LAN: "10.41.0.0/24"})
+	must(t, err)
+	b, err := l.AddSite(SiteSpec{Name: "b", NAT: NATMasquerade, PublicIP: "203.0.113.42", LAN: "10.42.0.0/24"})
+	must(t, err)
+	// Routers answer pings on the WAN: this also resolves ARP all the way.
+	must(t, Eventually(ctx, 5*time.Second, func() error { return a.Gateway.Ping(ctx, b.PublicIP) }))
+	must(t, Eventually(ctx, 5*time.Second, func() error { return b.Gateway.Ping(ctx, a.PublicIP) }))
+
+	const port = 51820
+	sock := func(n *NS) *net.UDPConn {
+		var c *net.UDPConn
+		must(t, n.Do(func() (err error) {
+			c, err = net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+			return err
+		}))
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ca, cb := sock(a.Gateway), sock(b.Gateway)
+	toA := &net.UDPAddr{IP: net.ParseIP(a.PublicIP), Port: port}
+	toB := &net.UDPAddr{IP: net.ParseIP(b.PublicIP), Port: port}
+
+	// a first: b's router gets it before b-gw has sent anything, and drops it.
+	dropped := func() int {
+		out, err := b.Router.Exec(ctx, "nft", "list", "chain", "ip", natTable, "fw_in_wan")
+		must(t, err)
+		var n int
+		if i := strings.Index(out, "counter packets "); i >= 0 {
+			fmt.Sscan(out[i+len("counter packets "):], &n)
+		}
+		return n
+	}
+	before := dropped()
+	_, err = ca.WriteToUDP([]byte("a1"), toB)
+	must(t, err)
+	must(t, Eventually(ctx, 5*time.Second, func() error {
+		if dropped() == before {
+			return fmt.Errorf("b's router has not dropped a's first packet yet")
+		}
+		return nil
+	}))
+
+	// Each way, what the receiving gateway sees as the source must be the
+	// other router's address with the gateway's own port kept.
+	exchange := func(from, to *net.UDPConn, dst *net.UDPAddr, want string) {
+		t.Helper()
+		must(t, Eventually(ctx, 5*time.Second, func() error {
+			if _, err := from.WriteToUDP([]byte("punch"), dst); err != nil {
+				return err
+			}
+			to.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			_, src, err := to.ReadFromUDP(make([]byte, 16))
+			if err != nil {
+				return fmt.Errorf("to %v: %w", dst, err)
+			}
+			if src.String() != want {
+				t.Fatalf("received from %v, want %s: the router changed the source port", src, want)
+			}
+			return nil
+		}))
+	}
+	exchange(cb, ca, toA, toB.String())
+	exchange(ca, cb, toB, toA.String())
+}
