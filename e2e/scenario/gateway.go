@@ -49,6 +49,9 @@ type GatewaySpec struct {
 	RevocationsFile string
 	PublicEndpoint  string // host:port; empty behind NAT
 	ValidFor        time.Duration
+	// Relay lets the gateway forward other gateways' tunnel packets
+	// (node.relay); it needs a PublicEndpoint.
+	Relay bool
 }
 
 // EC2Spec is a gateway's [ec2] section.
@@ -137,6 +140,9 @@ certificate_file = "{{.Dir}}/gateway.crt"
 {{- end}}
 {{- if .PublicEndpoint}}
 public_endpoint = "{{.PublicEndpoint}}"
+{{- end}}
+{{- if .Relay}}
+relay = true
 {{- end}}
 {{- if .MetricsListen}}
 metrics_listen = "{{.MetricsListen}}"

@@ -39,6 +39,7 @@ type GossipSiteSpec struct {
 	Overlay  string
 	ValidFor time.Duration // of its certificate; 0: a day
 	Project  string        // its LAN is exported to this project; "": "lab"
+	Relay    bool          // the gateway relays for others; needs a public side
 }
 
 // gossipSites is the reference six-site mesh: every LAN in 10.0.0.0/8 and
@@ -55,12 +56,17 @@ var gossipSites = []GossipSiteSpec{
 // BuildGossipMesh builds the six sites and writes every gateway's keys,
 // certificate and config; Start runs them.
 func BuildGossipMesh(l *lab.Lab, bin string) (*GossipMesh, error) {
+	return buildGossip(l, bin, gossipSites)
+}
+
+// buildGossip builds the sites under one new trust.
+func buildGossip(l *lab.Lab, bin string, sites []GossipSiteSpec) (*GossipMesh, error) {
 	trust, err := NewTrust(l, bin, "lab")
 	if err != nil {
 		return nil, err
 	}
 	m := &GossipMesh{Trust: trust}
-	for _, spec := range gossipSites {
+	for _, spec := range sites {
 		s, err := AddGossipSite(l, bin, trust, spec)
 		if err != nil {
 			return nil, err
@@ -89,7 +95,7 @@ func AddGossipSite(l *lab.Lab, bin string, trust *Trust, s GossipSiteSpec) (*Gos
 	}
 	g := GatewaySpec{Name: s.Name + "-gw", NS: site.Gateway, Overlay: s.Overlay,
 		SiteName: s.Name, CIDRs: []string{s.LAN}, Exports: []ExportSpec{{Project: project, CIDR: s.LAN}},
-		Trust: trust, Join: []string{s.Join}, ValidFor: s.ValidFor}
+		Trust: trust, Join: []string{s.Join}, ValidFor: s.ValidFor, Relay: s.Relay}
 	if gs.Public {
 		g.PublicEndpoint = s.Public + ":51820"
 	}
@@ -133,6 +139,17 @@ func (m *GossipMesh) Pairs() []Pair {
 			if a.Public || b.Public {
 				out = append(out, Pair{a, b})
 			}
+		}
+	}
+	return out
+}
+
+// AllPairs are every two sites of the mesh.
+func (m *GossipMesh) AllPairs() []Pair {
+	var out []Pair
+	for i, a := range m.Sites {
+		for _, b := range m.Sites[i+1:] {
+			out = append(out, Pair{a, b})
 		}
 	}
 	return out

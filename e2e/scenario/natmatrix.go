@@ -1,0 +1,26 @@
+package scenario
+
+import "github.com/vpcmesh/vpcmesh/e2e/lab"
+
+// natMatrixSites are one site of each kind of internet access, each with
+// one host, all on the internet's first segment: a gateway on the internet
+// itself and one behind a 1:1 address, both relays; two offices behind
+// endpoint-independent masquerade, two behind per-destination
+// ("symmetric") NAT. Half join through the one relay, half through the
+// other.
+var natMatrixSites = []GossipSiteSpec{
+	{Name: "pub", NAT: lab.NATNone, Public: "203.0.113.60", LAN: "10.60.0.0/24", Host: "10.60.0.20", Join: "203.0.113.61:51820", Overlay: "100.96.0.1", Relay: true},
+	{Name: "eip", NAT: lab.NATOneToOne, Public: "203.0.113.61", LAN: "10.61.0.0/24", Host: "10.61.0.20", Join: "203.0.113.60:51820", Overlay: "100.96.0.2", Relay: true},
+	{Name: "masq1", NAT: lab.NATMasquerade, Public: "203.0.113.62", LAN: "10.62.0.0/24", Host: "10.62.0.50", Join: "203.0.113.60:51820", Overlay: "100.96.0.3"},
+	{Name: "masq2", NAT: lab.NATMasquerade, Public: "203.0.113.63", LAN: "10.63.0.0/24", Host: "10.63.0.50", Join: "203.0.113.61:51820", Overlay: "100.96.0.4"},
+	{Name: "rand1", NAT: lab.NATRandom, Public: "203.0.113.64", LAN: "10.64.0.0/24", Host: "10.64.0.50", Join: "203.0.113.60:51820", Overlay: "100.96.0.5"},
+	{Name: "rand2", NAT: lab.NATRandom, Public: "203.0.113.65", LAN: "10.65.0.0/24", Host: "10.65.0.50", Join: "203.0.113.61:51820", Overlay: "100.96.0.6"},
+}
+
+// BuildNATMatrix builds the six sites of natMatrixSites under one trust and
+// writes every gateway's keys, certificate and config; Start runs them.
+// Every two sites must reach each other: directly where the NATs allow,
+// else through pub-gw or eip-gw.
+func BuildNATMatrix(l *lab.Lab, bin string) (*GossipMesh, error) {
+	return buildGossip(l, bin, natMatrixSites)
+}
