@@ -41,19 +41,23 @@ type Config struct {
 
 // Node is this gateway.
 type Node struct {
-	Name                string     `toml:"name"`
-	PrivateKeyFile      string     `toml:"private_key_file"` // WireGuard private key, base64 as `wg genkey` prints
-	SigningKeyFile      string     `toml:"signing_key_file"`
-	CertificateFile     string     `toml:"certificate_file"`
-	ListenPort          int        `toml:"listen_port"`
-	Interface           string     `toml:"interface"`
-	MTU                 int        `toml:"mtu"` // 0: derive from the underlay
-	OverlayAddress      netip.Addr `toml:"overlay_address"`
-	PublicEndpoint      string     `toml:"public_endpoint"` // host:port, empty when behind NAT
-	PersistentKeepalive int        `toml:"persistent_keepalive"`
-	StateDir            string     `toml:"state_dir"`
-	ControlSocket       string     `toml:"control_socket"`
-	MSSClamp            *bool      `toml:"mss_clamp"` // nil: on
+	Name            string     `toml:"name"`
+	PrivateKeyFile  string     `toml:"private_key_file"` // WireGuard private key, base64 as `wg genkey` prints
+	SigningKeyFile  string     `toml:"signing_key_file"`
+	CertificateFile string     `toml:"certificate_file"`
+	ListenPort      int        `toml:"listen_port"`
+	Interface       string     `toml:"interface"`
+	MTU             int        `toml:"mtu"` // 0: derive from the underlay
+	OverlayAddress  netip.Addr `toml:"overlay_address"`
+	PublicEndpoint  string     `toml:"public_endpoint"` // host:port, empty when behind NAT
+	// Relay lets this gateway forward, still encrypted, the tunnel packets
+	// of gateway pairs that cannot reach each other directly. It needs a
+	// public endpoint.
+	Relay               bool   `toml:"relay"`
+	PersistentKeepalive int    `toml:"persistent_keepalive"`
+	StateDir            string `toml:"state_dir"`
+	ControlSocket       string `toml:"control_socket"`
+	MSSClamp            *bool  `toml:"mss_clamp"` // nil: on
 	// MetricsListen serves Prometheus metrics at http://ADDR/metrics;
 	// empty: none. Keep it on loopback or a management network.
 	MetricsListen string `toml:"metrics_listen"`

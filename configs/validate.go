@@ -57,6 +57,9 @@ func (c *checker) node(n *Node) {
 	}
 	c.address4("node.overlay_address", n.OverlayAddress)
 	c.hostPort("node.public_endpoint", n.PublicEndpoint, false)
+	if n.Relay && n.PublicEndpoint == "" {
+		c.add("node.relay", "a relay must be reachable by every gateway: set node.public_endpoint too")
+	}
 	c.hostPort("node.metrics_listen", n.MetricsListen, false)
 	c.between("node.probe_interval_ms", n.ProbeIntervalMS, 50, 60000)
 	c.between("node.probe_misses", n.ProbeMisses, 1, 100)

@@ -69,3 +69,60 @@ func DecodeControl(pkt []byte) (Control, error) {
 	c.Record = rest
 	return c, nil
 }
+
+// Path probes (DESIGN §5, Paths) share the control byte: a Ping goes to
+// each endpoint candidate of a peer, from the WireGuard socket so that it
+// opens the same NAT mapping as the tunnel; a Pong answers it from where it
+// arrived, with the address the Ping came from. A Pong that comes back
+// proves a direct path both ways; one from a public gateway also tells the
+// pinger its reflexive address. They carry no record: a nonce matches a
+// Pong to its Ping.
+const (
+	MsgPing MsgType = 3
+	MsgPong MsgType = 4
+)
+
+// Probe is a decoded Ping or Pong.
+type Probe struct {
+	Type     MsgType
+	Nonce    [12]byte
+	Observed netip.AddrPort // Pong only: the Ping's source as seen there
+}
+
+// Encode writes the probe as a control packet.
+func (p Probe) Encode() []byte {
+	b := append([]byte{tunnel.ControlByte, byte(p.Type)}, p.Nonce[:]...)
+	if p.Type == MsgPong {
+		a := p.Observed.Addr().As16()
+		b = append(b, a[:]...)
+		b = binary.BigEndian.AppendUint16(b, p.Observed.Port())
+	}
+	return b
+}
+
+// IsProbe says whether a control packet is a Ping or a Pong.
+func IsProbe(pkt []byte) bool {
+	return len(pkt) >= 2 && (MsgType(pkt[1]) == MsgPing || MsgType(pkt[1]) == MsgPong)
+}
+
+// DecodeProbe parses a Ping or Pong.
+func DecodeProbe(pkt []byte) (Probe, error) {
+	if !IsProbe(pkt) || pkt[0] != tunnel.ControlByte {
+		return Probe{}, errors.New("not a probe")
+	}
+	p := Probe{Type: MsgType(pkt[1])}
+	rest := pkt[2:]
+	want := 12
+	if p.Type == MsgPong {
+		want += 18
+	}
+	if len(rest) != want {
+		return Probe{}, errors.New("probe: wrong length")
+	}
+	copy(p.Nonce[:], rest)
+	if p.Type == MsgPong {
+		addr := netip.AddrFrom16([16]byte(rest[12:28])).Unmap()
+		p.Observed = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(rest[28:30]))
+	}
+	return p, nil
+}

@@ -40,6 +40,9 @@ type Record struct {
 	// NAT is how the node reaches the internet, as far as it can tell:
 	// NATPublic, NATIndependent, NATDependent or "" (unknown).
 	NAT string `json:"nat,omitempty"`
+	// Relay says the node forwards tunnel packets for pairs of gateways
+	// without a direct path.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // NAT behaviours a node announces.

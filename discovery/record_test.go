@@ -203,3 +203,19 @@ func TestGossipRefusesAnotherMeshUnderTheSameRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeRoundTrip(t *testing.T) {
+	ping := Probe{Type: MsgPing, Nonce: [12]byte{1, 2, 3}}
+	pong := Probe{Type: MsgPong, Nonce: [12]byte{9}, Observed: netip.MustParseAddrPort("203.0.113.10:40123")}
+	for _, p := range []Probe{ping, pong} {
+		got, err := DecodeProbe(p.Encode())
+		if err != nil || got != p {
+			t.Errorf("DecodeProbe(Encode(%+v)) = %+v, %v", p, got, err)
+		}
+	}
+	for _, bad := range [][]byte{ping.Encode()[:10], append(pong.Encode(), 0), Control{Type: MsgJoin, Record: []byte("x")}.Encode()} {
+		if _, err := DecodeProbe(bad); err == nil {
+			t.Errorf("DecodeProbe(%x) accepted", bad)
+		}
+	}
+}

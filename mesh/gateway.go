@@ -37,6 +37,7 @@ type Gateway struct {
 	wgKey   tunnel.Key
 	members *membership           // nil unless gossip is on
 	health  *health               // probes through the tunnels; nil unless gossip is on
+	paths   *paths                // direct or relayed, per NATed pair; nil unless gossip is on
 	sites   *siteCheck            // pings the sites' probe targets; nil when none
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
@@ -209,6 +210,8 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 	if err != nil {
 		return fmt.Errorf("site probes: %w", err)
 	}
+	g.paths = newPaths(g.log.With("subsystem", "paths"))
+	go g.pathLoop()
 	// The end of the start's hold-down may make this gateway active.
 	time.AfterFunc(time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal)
 	g.rejoin(ctx)

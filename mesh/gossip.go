@@ -279,6 +279,9 @@ func (g *Gateway) view() View {
 	m.mu.Unlock()
 	v.Nodes = nodes
 	v.Known = m.gossip.Known()
+	if g.paths != nil {
+		v.Paths = g.paths.endpoints()
+	}
 	if g.health != nil {
 		targets := map[netip.Addr]string{}
 		for _, n := range nodes {
@@ -292,6 +295,12 @@ func (g *Gateway) view() View {
 
 // handleControl answers one admission message.
 func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
+	if discovery.IsProbe(cp.pkt) {
+		if g.paths != nil {
+			g.handleProbe(cp)
+		}
+		return
+	}
 	m := g.members
 	c, err := discovery.DecodeControl(cp.pkt)
 	if err != nil {
@@ -366,8 +375,15 @@ func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
 	m.mu.Lock()
 	before := g.natBehaviourLocked()
 	m.observed[by] = a
-	changed := a != m.reflexive || g.natBehaviourLocked() != before
-	m.reflexive = a
+	// The address the first observer by name saw: behind a NAT that maps
+	// per destination, each sees another, and the record must not churn.
+	first := by
+	for o := range m.observed {
+		first = min(first, o)
+	}
+	reflexive := m.observed[first]
+	changed := reflexive != m.reflexive || g.natBehaviourLocked() != before
+	m.reflexive = reflexive
 	m.mu.Unlock()
 	if changed {
 		g.publish(false)
@@ -410,6 +426,7 @@ func (g *Gateway) publish(leaving bool) {
 	}
 	rec.SitesDown = g.sites.down()
 	rec.NAT = g.natBehaviour()
+	rec.Relay = g.config().Node.Relay
 	if err := m.gossip.Publish(rec); err != nil {
 		g.log.Error("publish record", "err", err)
 	}

@@ -28,6 +28,9 @@ type View struct {
 	// Known are all gateways whose records are held, live or not: an HA
 	// group's members.
 	Known []*discovery.Node
+	// Paths are the endpoints chosen by hole punching: a gateway's direct
+	// address that answered, or a relayed path.
+	Paths map[string]netip.AddrPort
 }
 
 // remote is what the other gateways add to the desired state.
@@ -94,6 +97,9 @@ func fromView(cfg *configs.Config, v View) remote {
 			Endpoint:   endpointOf(n, v.Observed),
 			AllowedIPs: []netip.Prefix{netip.PrefixFrom(n.Overlay, 32)},
 			Keepalive:  keepaliveFor(cfg),
+		}
+		if ep, ok := v.Paths[n.Name]; ok {
+			p.Endpoint = ep
 		}
 		for _, c := range won[n.Name] {
 			if !slices.Contains(p.AllowedIPs, c.wire) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpcmesh/vpcmesh/discovery"
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
@@ -79,8 +80,12 @@ type PeerStatus struct {
 	RxBytes      uint64   `json:"rx_bytes"`
 	TxBytes      uint64   `json:"tx_bytes"`
 	Prefixes     []string `json:"prefixes"`
-	Path         string   `json:"path"`          // "direct": the tunnel goes to the peer itself
-	NAT          string   `json:"nat,omitempty"` // the peer's NAT behaviour, from its record
+	Path         string   `json:"path"`          // "direct": to the peer itself; "relayed": through Via
+	Via          string   `json:"via,omitempty"` // the relay gateway of a relayed path
+	// PathChanged is when hole punching last changed the path (pairs both
+	// behind NAT only).
+	PathChanged *time.Time `json:"path_changed,omitempty"`
+	NAT         string     `json:"nat,omitempty"` // the peer's NAT behaviour, from its record
 }
 
 // Status reads the live state of the device and the kernel.
@@ -127,15 +132,18 @@ func (g *Gateway) Status() (Status, error) {
 	}
 	now := time.Now()
 	nat := map[string]string{}
+	var known []*discovery.Node
 	if m := g.members; m != nil {
 		st.NAT = g.natBehaviour()
-		for _, n := range m.gossip.Known() {
+		known = m.gossip.Known()
+		for _, n := range known {
 			nat[n.Name] = n.NAT
 		}
 	}
 	for _, p := range peers {
 		ps := peerStatus(p, d.Names[p.PublicKey], now)
 		ps.NAT = nat[ps.Name]
+		g.pathOf(&ps, p.Endpoint, known)
 		st.Peers = append(st.Peers, ps)
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })

@@ -23,7 +23,8 @@ import (
 type PingResult struct {
 	Gateway  string    `json:"gateway"`
 	Address  string    `json:"address"`            // its overlay address
-	Path     string    `json:"path"`               // "direct"
+	Path     string    `json:"path"`               // "direct" or "relayed"
+	Via      string    `json:"via,omitempty"`      // the relay gateway of a relayed path
 	Endpoint string    `json:"endpoint,omitempty"` // where its tunnel goes
 	Sent     int       `json:"sent"`
 	Received int       `json:"received"`
@@ -93,7 +94,7 @@ func target(st mesh.Status, arg string) (PingResult, error) {
 				continue
 			}
 			if p.Name == arg || pfx.Addr().String() == arg {
-				return PingResult{Gateway: p.Name, Address: pfx.Addr().String(), Path: "direct", Endpoint: p.Endpoint}, nil
+				return PingResult{Gateway: p.Name, Address: pfx.Addr().String(), Path: p.Path, Via: p.Via, Endpoint: p.Endpoint}, nil
 			}
 		}
 	}
@@ -160,8 +161,11 @@ func awaitReply(c *icmp.PacketConn, buf []byte, dst netip.Addr, id, seq int, sen
 
 func printPing(w io.Writer, r PingResult) {
 	fmt.Fprintf(w, "%s (%s), path %s", r.Gateway, r.Address, r.Path)
-	if r.Endpoint != "" {
-		fmt.Fprintf(w, " via %s", r.Endpoint)
+	switch {
+	case r.Via != "":
+		fmt.Fprintf(w, " via %s (%s)", r.Via, r.Endpoint)
+	case r.Endpoint != "":
+		fmt.Fprintf(w, " to %s", r.Endpoint)
 	}
 	fmt.Fprintf(w, ": %d of %d answered", r.Received, r.Sent)
 	if len(r.RTTs) > 0 {

@@ -98,9 +98,13 @@ func printStatus(w io.Writer, st mesh.Status) {
 	fmt.Fprintf(w, "node %s  mesh %s  interface %s  port %d  overlay %s\npublic key %s\n\n",
 		st.Node, st.Mesh, st.Interface, st.ListenPort, st.OverlayAddress, st.PublicKey)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PEER\tENDPOINT\tHANDSHAKE\tRX\tTX\tPREFIXES")
+	fmt.Fprintln(tw, "PEER\tPATH\tENDPOINT\tNAT\tHANDSHAKE\tRX\tTX\tPREFIXES")
 	for _, p := range st.Peers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, orDash(p.Endpoint), handshake(p.HandshakeAge),
+		path := p.Path
+		if p.Via != "" {
+			path += " via " + p.Via
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, path, orDash(p.Endpoint), orDash(p.NAT), handshake(p.HandshakeAge),
 			bytes(p.RxBytes), bytes(p.TxBytes), strings.Join(p.Prefixes, ", "))
 	}
 	tw.Flush()

@@ -1,0 +1,327 @@
+package mesh
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+// Paths (DESIGN §5). A pair of gateways both behind NAT punches holes:
+// each pings the other's endpoint candidates every second from the
+// WireGuard socket, so each NAT opens the mapping the tunnel uses; a Pong
+// coming back proves the direct path both ways. Without one for punchFor,
+// the pair's tunnel goes through a relay; the pings go on, and the pair
+// moves back to direct at the first Pong, without dropping the flow
+// (WireGuard keeps its session when only the endpoint changes). A pair with
+// a public side needs none of this: the NATed side dials and WireGuard
+// follows its address.
+const (
+	pingEvery = time.Second
+	punchFor  = 3 * time.Second // pings without a Pong before relaying
+	directFor = 5 * time.Second // a direct path stands this long after its last Pong
+	// publicPingTicks paces a NATed gateway's pings to public gateways:
+	// their Pongs keep its reflexive address and NAT behaviour current.
+	publicPingTicks = 5
+)
+
+// Path kinds, as status shows them.
+const (
+	PathDirect  = "direct"
+	PathRelayed = "relayed"
+)
+
+// path is how the tunnel to one gateway goes.
+type path struct {
+	kind     string
+	via      string         // the relay, when relayed
+	endpoint netip.AddrPort // given to WireGuard; invalid: the peer's first candidate
+	changed  time.Time
+}
+
+type pathState struct {
+	first  time.Time      // first ping
+	pong   netip.AddrPort // where the last Pong came from
+	pongAt time.Time
+	cur    path
+}
+
+type pendingPing struct {
+	peer string
+	at   time.Time
+}
+
+// paths is the path state of the pairs this gateway punches for.
+type paths struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	peers   map[string]*pathState // by gateway name; NATed pairs only
+	pending map[[12]byte]pendingPing
+	ticks   int
+}
+
+func newPaths(log *slog.Logger) *paths {
+	return &paths{log: log, peers: map[string]*pathState{}, pending: map[[12]byte]pendingPing{}}
+}
+
+// pathInput is what one round of path decisions looks at.
+type pathInput struct {
+	now      time.Time
+	public   bool // this gateway has a public endpoint
+	nodes    []*discovery.Node
+	observed map[string]netip.AddrPort // where admission heard from each gateway
+	down     map[string]bool           // by health probes
+}
+
+// ping is one Ping to send.
+type ping struct {
+	to  netip.AddrPort
+	msg []byte
+}
+
+// step sends the round's pings (returned) and decides every NATed pair's
+// path; changed says whether any path changed.
+func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.ticks++
+	for nonce, p := range ps.pending {
+		if in.now.Sub(p.at) > directFor {
+			delete(ps.pending, nonce)
+		}
+	}
+	live := map[string]bool{}
+	for _, n := range in.nodes {
+		live[n.Name] = true
+		punch := !in.public && n.NAT != discovery.NATPublic
+		if !punch {
+			if !in.public && ps.ticks%publicPingTicks == 1 {
+				pings = append(pings, ps.pings(n.Name, candidates(n, in.observed), in.now)...)
+			}
+			continue
+		}
+		st := ps.peers[n.Name]
+		if st == nil {
+			st = &pathState{first: in.now, cur: path{kind: PathDirect, changed: in.now}}
+			ps.peers[n.Name] = st
+		}
+		pings = append(pings, ps.pings(n.Name, candidates(n, in.observed), in.now)...)
+		want := decide(st, n, relayFor(n, in.nodes, in.down), in.now)
+		if want.kind != st.cur.kind || want.via != st.cur.via || want.endpoint != st.cur.endpoint {
+			want.changed = in.now
+			ps.log.Info("path", "gateway", n.Name, "path", want.kind, "via", want.via, "endpoint", want.endpoint)
+			st.cur, changed = want, true
+		}
+	}
+	for name := range ps.peers {
+		if !live[name] {
+			delete(ps.peers, name)
+		}
+	}
+	return pings, changed
+}
+
+// decide picks a NATed pair's path: direct while Pongs come, else through
+// the relay once punching has had its time, else what it was.
+func decide(st *pathState, n *discovery.Node, relay *discovery.Node, now time.Time) path {
+	switch {
+	case !st.pongAt.IsZero() && now.Sub(st.pongAt) < directFor:
+		return path{kind: PathDirect, endpoint: st.pong}
+	case relay != nil && now.Sub(st.first) >= punchFor:
+		return path{kind: PathRelayed, via: relay.Name, endpoint: tunnel.RelayEndpoint(relay.Endpoints[0], n.Overlay)}
+	case st.cur.kind == PathRelayed:
+		// The relay is gone and there is no other: try direct again.
+		return path{kind: PathDirect}
+	}
+	return st.cur
+}
+
+// relayFor is the relay for a pair with n: of the live public gateways
+// that relay, the first by name, the same on both sides of the pair.
+func relayFor(n *discovery.Node, nodes []*discovery.Node, down map[string]bool) *discovery.Node {
+	var best *discovery.Node
+	for _, r := range nodes {
+		if !r.Relay || r.NAT != discovery.NATPublic || len(r.Endpoints) == 0 || down[r.Name] || r.Name == n.Name {
+			continue
+		}
+		if best == nil || r.Name < best.Name {
+			best = r
+		}
+	}
+	return best
+}
+
+// candidates are the addresses a gateway may be reached at directly.
+func candidates(n *discovery.Node, observed map[string]netip.AddrPort) []netip.AddrPort {
+	out := slices.Clone(n.Endpoints)
+	if a, ok := observed[n.Name]; ok && a.IsValid() && !slices.Contains(out, a) {
+		out = append(out, a)
+	}
+	return out
+}
+
+func (ps *paths) pings(peer string, to []netip.AddrPort, now time.Time) []ping {
+	var out []ping
+	for _, a := range to {
+		p := discovery.Probe{Type: discovery.MsgPing}
+		rand.Read(p.Nonce[:])
+		ps.pending[p.Nonce] = pendingPing{peer: peer, at: now}
+		out = append(out, ping{a, p.Encode()})
+	}
+	return out
+}
+
+// pong notes a Pong from addr and returns the gateway that sent it ("" for
+// none pinged).
+func (ps *paths) pong(p discovery.Probe, from netip.AddrPort, now time.Time) string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	pp, ok := ps.pending[p.Nonce]
+	if !ok {
+		return ""
+	}
+	delete(ps.pending, p.Nonce)
+	if st := ps.peers[pp.peer]; st != nil {
+		st.pong, st.pongAt = from, now
+	}
+	return pp.peer
+}
+
+// endpoints are the endpoints the paths chose, by gateway, for the
+// reconciler.
+func (ps *paths) endpoints() map[string]netip.AddrPort {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	out := map[string]netip.AddrPort{}
+	for name, st := range ps.peers {
+		if st.cur.endpoint.IsValid() {
+			out[name] = st.cur.endpoint
+		}
+	}
+	return out
+}
+
+// changedAt is when the path to a gateway last changed; zero for a pair
+// that never punched.
+func (ps *paths) changedAt(name string) time.Time {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if st := ps.peers[name]; st != nil {
+		return st.cur.changed
+	}
+	return time.Time{}
+}
+
+// pathLoop runs the path rounds until the gateway closes.
+func (g *Gateway) pathLoop() {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.bg.Done():
+			return
+		case now := <-t.C:
+			g.pathRound(now)
+		}
+	}
+}
+
+func (g *Gateway) pathRound(now time.Time) {
+	m := g.members
+	in := pathInput{now: now, public: m.public, nodes: m.gossip.Nodes(), observed: map[string]netip.AddrPort{}, down: g.health.down()}
+	m.mu.Lock()
+	for name, a := range m.admitted {
+		in.observed[name] = a.from
+	}
+	m.mu.Unlock()
+	pings, changed := g.paths.step(in)
+	for _, p := range pings {
+		if err := g.dev.SendControl(p.to, p.msg); err != nil {
+			g.log.Debug("ping not sent", "to", p.to, "err", err)
+		}
+	}
+	if changed {
+		m.signal()
+	}
+	if g.config().Node.Relay {
+		g.updateRelay(in.nodes)
+	}
+}
+
+// updateRelay gives the relay its peers' current endpoints, as WireGuard
+// has learned them: a NATed gateway's mapping may move at any time.
+func (g *Gateway) updateRelay(nodes []*discovery.Node) {
+	overlay := map[string]netip.Addr{}
+	for _, n := range nodes {
+		overlay[n.Name] = n.Overlay
+	}
+	peers, err := g.dev.Status()
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	names := g.desired.Names
+	g.mu.Unlock()
+	table := tunnel.RelayPeers{}
+	for _, p := range peers {
+		if a, ok := overlay[names[p.PublicKey]]; ok && p.Endpoint.IsValid() {
+			table[a] = p.Endpoint
+		}
+	}
+	if err := g.dev.SetRelayPeers(table); err != nil {
+		g.log.Warn("relay table", "err", err)
+	}
+}
+
+// handleProbe answers a Ping and takes note of a Pong.
+func (g *Gateway) handleProbe(cp controlPacket) {
+	p, err := discovery.DecodeProbe(cp.pkt)
+	if err != nil {
+		return
+	}
+	switch p.Type {
+	case discovery.MsgPing:
+		pong := discovery.Probe{Type: discovery.MsgPong, Nonce: p.Nonce, Observed: cp.from}
+		if err := g.dev.SendControl(cp.from, pong.Encode()); err != nil {
+			g.log.Debug("pong not sent", "to", cp.from, "err", err)
+		}
+	case discovery.MsgPong:
+		peer := g.paths.pong(p, cp.from, time.Now())
+		if peer == "" {
+			return
+		}
+		for _, n := range g.members.gossip.Nodes() {
+			if n.Name == peer && n.NAT == discovery.NATPublic {
+				g.learnReflexive(peer, p.Observed)
+			}
+		}
+	}
+}
+
+// pathOf describes a peer's path for status from its live endpoint.
+func (g *Gateway) pathOf(ps *PeerStatus, ep netip.AddrPort, nodes []*discovery.Node) {
+	ps.Path = PathDirect
+	relay, _, ok := tunnel.ParseRelayEndpoint(ep)
+	if ok {
+		ps.Path, ps.Endpoint = PathRelayed, relay.String()
+		for _, n := range nodes {
+			if slices.Contains(n.Endpoints, relay) {
+				ps.Via = n.Name
+			}
+		}
+		if ps.Via == "" {
+			ps.Via = relay.String()
+		}
+	}
+	if g.paths != nil {
+		if t := g.paths.changedAt(ps.Name); !t.IsZero() {
+			ps.PathChanged = &t
+		}
+	}
+}

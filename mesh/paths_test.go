@@ -1,0 +1,130 @@
+package mesh
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/tunnel"
+)
+
+func pathNode(name, overlay, nat string, relay bool, eps ...string) *discovery.Node {
+	n := &discovery.Node{Overlay: netip.MustParseAddr(overlay)}
+	n.Name, n.NAT, n.Relay = name, nat, relay
+	for _, e := range eps {
+		n.Endpoints = append(n.Endpoints, netip.MustParseAddrPort(e))
+	}
+	return n
+}
+
+// answer plays the peer at addr: a Pong for every Ping sent to it.
+func answer(ps *paths, pings []ping, addr netip.AddrPort, now time.Time) {
+	for _, p := range pings {
+		if p.to == addr {
+			probe, _ := discovery.DecodeProbe(p.msg)
+			ps.pong(probe, addr, now)
+		}
+	}
+}
+
+// A NATed pair goes direct when Pongs come back, through the first relay
+// by name when punching fails, through the next one when that relay is
+// down, and back to direct at the next Pong.
+func TestPathsPunchRelayAndBack(t *testing.T) {
+	peerEP := netip.MustParseAddrPort("198.51.100.7:51820")
+	peer := pathNode("office2", "100.96.0.4", discovery.NATIndependent, false, peerEP.String())
+	r1 := pathNode("r1", "100.96.0.1", discovery.NATPublic, true, "203.0.113.1:51820")
+	r2 := pathNode("r2", "100.96.0.2", discovery.NATPublic, true, "203.0.113.2:51820")
+	pub := pathNode("vpc", "100.96.0.3", discovery.NATPublic, false, "203.0.113.3:51820")
+	nodes := []*discovery.Node{peer, r1, r2, pub}
+	ps := newPaths(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Unix(1000, 0)
+	in := func(at time.Duration, down ...string) pathInput {
+		d := map[string]bool{}
+		for _, n := range down {
+			d[n] = true
+		}
+		return pathInput{now: t0.Add(at), nodes: nodes, down: d}
+	}
+	type want struct {
+		kind     string
+		via      string
+		endpoint netip.AddrPort
+	}
+	check := func(step string, w want) {
+		t.Helper()
+		st := ps.peers["office2"]
+		if got := (want{st.cur.kind, st.cur.via, st.cur.endpoint}); got != w {
+			t.Errorf("%s: path %+v, want %+v", step, got, w)
+		}
+		if _, ok := ps.peers["vpc"]; ok {
+			t.Errorf("%s: a pair with a public side is punched for", step)
+		}
+		if ep, ok := ps.endpoints()["office2"]; w.endpoint.IsValid() && (!ok || ep != w.endpoint) {
+			t.Errorf("%s: endpoint for the reconciler %s, want %s", step, ep, w.endpoint)
+		}
+	}
+
+	pings, _ := ps.step(in(0))
+	toPeer, toPublic := 0, 0
+	for _, p := range pings {
+		switch p.to {
+		case peerEP:
+			toPeer++
+		case pub.Endpoints[0]:
+			toPublic++
+		}
+	}
+	if toPeer != 1 || toPublic != 1 {
+		t.Errorf("first round: %d pings to the NATed peer and %d to a public gateway, want 1 and 1", toPeer, toPublic)
+	}
+	check("start", want{PathDirect, "", netip.AddrPort{}})
+
+	_, changed := ps.step(in(3 * time.Second))
+	if !changed {
+		t.Error("no change reported when punching gave up")
+	}
+	check("no Pong for 3 s", want{PathRelayed, "r1", tunnel.RelayEndpoint(r1.Endpoints[0], peer.Overlay)})
+
+	if _, changed = ps.step(in(4*time.Second, "r1")); !changed {
+		t.Error("no change reported when the relay went down")
+	}
+	check("r1 down", want{PathRelayed, "r2", tunnel.RelayEndpoint(r2.Endpoints[0], peer.Overlay)})
+
+	pings, _ = ps.step(in(5 * time.Second))
+	answer(ps, pings, peerEP, t0.Add(5*time.Second))
+	if _, changed = ps.step(in(6 * time.Second)); !changed {
+		t.Error("no change reported when a Pong came")
+	}
+	check("Pong", want{PathDirect, "", peerEP})
+	if !ps.changedAt("office2").Equal(t0.Add(6 * time.Second)) {
+		t.Errorf("path changed at %v, want t0+6s", ps.changedAt("office2"))
+	}
+
+	ps.step(in(11 * time.Second))
+	check("Pongs stopped for 5 s", want{PathRelayed, "r1", tunnel.RelayEndpoint(r1.Endpoints[0], peer.Overlay)})
+
+	ps.step(in(12*time.Second, "r1", "r2"))
+	check("no relay left", want{PathDirect, "", netip.AddrPort{}})
+
+	// A Pong for a nonce never sent is nobody's.
+	if who := ps.pong(discovery.Probe{Type: discovery.MsgPong}, peerEP, t0); who != "" {
+		t.Errorf("a stray Pong was taken for %s's", who)
+	}
+}
+
+// A public gateway punches for nobody and pings nobody: NATed gateways
+// dial it.
+func TestPathsPublicGatewayWaits(t *testing.T) {
+	ps := newPaths(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	nodes := []*discovery.Node{pathNode("office", "100.96.0.4", discovery.NATIndependent, false, "198.51.100.7:51820")}
+	for i := range 6 {
+		pings, changed := ps.step(pathInput{now: time.Unix(int64(i), 0), public: true, nodes: nodes})
+		if len(pings) > 0 || changed || len(ps.peers) > 0 {
+			t.Fatalf("round %d: %d pings, changed %v, %d paths", i, len(pings), changed, len(ps.peers))
+		}
+	}
+}
