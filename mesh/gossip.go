@@ -180,7 +180,7 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 		OnChange:      m.signal,
 		OnRevocations: g.keepRevocations,
 		Log:           g.log.With("subsystem", "gossip"),
-	}, discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.cfg)})
+	}, g.record(m, false))
 	if err != nil {
 		g.dev.HandleControl(nil)
 		return err
@@ -373,7 +373,7 @@ func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
 		return
 	}
 	m.mu.Lock()
-	before := g.natBehaviourLocked()
+	before := natBehaviour(m)
 	m.observed[by] = a
 	// The address the first observer by name saw: behind a NAT that maps
 	// per destination, each sees another, and the record must not churn.
@@ -382,7 +382,7 @@ func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
 		first = min(first, o)
 	}
 	reflexive := m.observed[first]
-	changed := reflexive != m.reflexive || g.natBehaviourLocked() != before
+	changed := reflexive != m.reflexive || natBehaviour(m) != before
 	m.reflexive = reflexive
 	m.mu.Unlock()
 	if changed {
@@ -396,11 +396,11 @@ func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
 func (g *Gateway) natBehaviour() string {
 	g.members.mu.Lock()
 	defer g.members.mu.Unlock()
-	return g.natBehaviourLocked()
+	return natBehaviour(g.members)
 }
 
-func (g *Gateway) natBehaviourLocked() string {
-	m := g.members
+// natBehaviour is called with m.mu held.
+func natBehaviour(m *membership) string {
 	if m.public {
 		return discovery.NATPublic
 	}
@@ -420,16 +420,25 @@ func (g *Gateway) natBehaviourLocked() string {
 
 func (g *Gateway) publish(leaving bool) {
 	m := g.members
-	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(g.config()), Leaving: leaving}
+	if err := m.gossip.Publish(g.record(m, leaving)); err != nil {
+		g.log.Error("publish record", "err", err)
+	}
+}
+
+// record is this gateway's node record as it stands: the first one
+// already says whether it is public and relays, or a relay would be
+// unknown as one until something else changed.
+func (g *Gateway) record(m *membership, leaving bool) discovery.Record {
+	cfg := g.config()
+	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(cfg), Leaving: leaving, Relay: cfg.Node.Relay}
 	if c := g.cloud.Load(); c != nil {
 		rec.ENI = c.client.Instance().ENI
 	}
 	rec.SitesDown = g.sites.down()
-	rec.NAT = g.natBehaviour()
-	rec.Relay = g.config().Node.Relay
-	if err := m.gossip.Publish(rec); err != nil {
-		g.log.Error("publish record", "err", err)
-	}
+	m.mu.Lock()
+	rec.NAT = natBehaviour(m)
+	m.mu.Unlock()
+	return rec
 }
 
 // rejoinDue says whether the Run loop's tick at now should rejoin.
