@@ -249,8 +249,34 @@ func (g *Gateway) pathRound(now time.Time) {
 	if changed {
 		m.signal()
 	}
+	g.holdPaths()
 	if g.config().Node.Relay {
 		g.updateRelay(in.nodes)
+	}
+}
+
+// holdPaths puts back the chosen endpoint of every punched pair where
+// WireGuard roamed away from it. When a pair changes path, each side
+// still gets a few packets the old way and roams back to it; the two can
+// then keep each other there indefinitely.
+func (g *Gateway) holdPaths() {
+	chosen := g.paths.endpoints()
+	if len(chosen) == 0 {
+		return
+	}
+	peers, err := g.dev.Status()
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	names := g.desired.Names
+	g.mu.Unlock()
+	for _, p := range peers {
+		if ep, ok := chosen[names[p.PublicKey]]; ok && p.Endpoint != ep {
+			if err := g.dev.SetEndpoint(p.PublicKey, ep); err != nil {
+				g.log.Debug("endpoint not held", "gateway", names[p.PublicKey], "err", err)
+			}
+		}
 	}
 }
 

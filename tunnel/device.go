@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"sync"
 
 	"golang.zx2c4.com/wireguard/conn"
@@ -137,6 +138,24 @@ func (d *Device) Rehandshake(key Key) error {
 		d.peers = map[Key]Peer{}
 		return fmt.Errorf("re-add peer on %s: %w", d.name, err)
 	}
+	return nil
+}
+
+// SetEndpoint points a peer's tunnel at ep now, whatever WireGuard learned
+// by roaming since: a packet still in flight on the old path would
+// otherwise pull it back there.
+func (d *Device) SetEndpoint(key Key, ep netip.AddrPort) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.peers[key]
+	if !ok {
+		return fmt.Errorf("no peer %s on %s", key, d.name)
+	}
+	if err := d.wg.IpcSet(fmt.Sprintf("public_key=%s\nupdate_only=true\nendpoint=%s\n", key.hex(), ep)); err != nil {
+		return fmt.Errorf("set endpoint on %s: %w", d.name, err)
+	}
+	p.Endpoint = ep
+	d.peers[key] = p
 	return nil
 }
 
