@@ -27,6 +27,8 @@ var (
 	descUp        = prometheus.NewDesc("vpcmesh_status_up", "1 when the last scrape could read the device and the kernel.", nil, nil)
 	descFailovers = prometheus.NewDesc("vpcmesh_ha_failovers_total", "Changes of the member carrying an HA site, seen from here.", []string{"site"}, nil)
 	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
+	descPath      = prometheus.NewDesc("vpcmesh_peer_path", "1 for the path the tunnel to the peer takes: direct, or relayed via a gateway.", []string{"peer", "path", "via"}, nil)
+	descRelayed   = prometheus.NewDesc("vpcmesh_relay_packets_total", "Tunnel packets this relay was asked to forward for others, by result.", []string{"result"}, nil)
 )
 
 // MetricsHandler serves the gateway's metrics in Prometheus format, with
@@ -41,7 +43,7 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp, descFailovers, descHAActive} {
+		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed} {
 		ch <- d
 	}
 }
@@ -64,6 +66,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		ch <- gauge(descPeerUp, up, p.Name)
+		ch <- gauge(descPath, 1, p.Name, p.Path, p.Via)
 		ch <- counter(descRx, float64(p.RxBytes), p.Name)
 		ch <- counter(descTx, float64(p.TxBytes), p.Name)
 	}
@@ -75,6 +78,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- counter(descPackets, float64(d.c.DroppedACL), d.name, "dropped_acl")
 		ch <- counter(descPackets, float64(d.c.DroppedNoRoute), d.name, "dropped_no_route")
 		ch <- counter(descPackets, float64(d.c.DroppedInvalid), d.name, "dropped_invalid")
+	}
+	if r := st.Relay; r != nil {
+		ch <- counter(descRelayed, float64(r.Forwarded), "forwarded")
+		ch <- counter(descRelayed, float64(r.Refused), "refused")
 	}
 	ch <- gauge(descRoutes, float64(len(st.Routes)))
 	ch <- gauge(descConflicts, float64(len(st.Conflicts)))

@@ -29,7 +29,8 @@ type Status struct {
 	Gossip         *GossipStats    `json:"gossip,omitempty"` // absent when gossip is off
 	NAT            string          `json:"nat,omitempty"`    // this gateway's NAT behaviour, as far as known
 	Conflicts      []string        `json:"conflicts,omitempty"`
-	HA             []HAStatus      `json:"ha,omitempty"` // remote sites served by several gateways
+	HA             []HAStatus      `json:"ha,omitempty"`    // remote sites served by several gateways
+	Relay          *RelayStats     `json:"relay,omitempty"` // present when this gateway relays
 	LastSync       time.Time       `json:"last_sync"`
 	Warnings       []string        `json:"warnings,omitempty"`
 }
@@ -40,6 +41,13 @@ type HAStatus struct {
 	HAGroup
 	Failovers    int        `json:"failovers"`
 	LastFailover *time.Time `json:"last_failover,omitempty"`
+}
+
+// RelayStats counts the tunnel packets a relay was asked to forward for
+// other gateways: forwarded, or refused (not between two of its peers).
+type RelayStats struct {
+	Forwarded uint64 `json:"forwarded"`
+	Refused   uint64 `json:"refused"`
 }
 
 // GossipStats is the membership as this gateway sees it.
@@ -116,6 +124,10 @@ func (g *Gateway) Status() (Status, error) {
 		Routes:         []string{},
 	}
 	st.Conflicts, st.HA = d.Conflicts, ha
+	if cfg.Node.Relay {
+		f, r := g.dev.RelayStats()
+		st.Relay = &RelayStats{Forwarded: f, Refused: r}
+	}
 	if m := g.members; m != nil {
 		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused(), Unverified: m.gossip.Unverified()}
 		for _, n := range m.gossip.Nodes() {

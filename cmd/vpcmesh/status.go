@@ -131,6 +131,9 @@ func printStatus(w io.Writer, st mesh.Status) {
 	if st.NAT != "" {
 		fmt.Fprintf(w, "nat: %s\n", st.NAT)
 	}
+	if r := st.Relay; r != nil {
+		fmt.Fprintf(w, "relay: %d packets forwarded for other gateways, %d refused\n", r.Forwarded, r.Refused)
+	}
 	for _, p := range st.Projects {
 		fmt.Fprintf(w, "project %s: reaches %s; members here %s\n", p.Project, orDash(strings.Join(p.Routes, ", ")), orDash(strings.Join(p.Members, ", ")))
 	}
