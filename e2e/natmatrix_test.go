@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+	"github.com/vpcmesh/vpcmesh/mesh"
+)
+
+// The two relays of the NAT matrix.
+var natMatrixRelays = map[string]bool{"pub-gw": true, "eip-gw": true}
+
+// Every two of six sites, one of each kind of internet access (none, 1:1,
+// two masquerades, two per-destination NATs), reach each other and carry
+// TCP: directly wherever one side is public or both NATs keep a mapping per
+// socket, through a relay only between what cannot punch a hole.
+func TestNATMatrix(t *testing.T) {
+	m, ctx, _ := startNATMatrix(t)
+	transferAllPairs(t, ctx, m, 4<<20)
+
+	// A path may still move from a relay to direct after the first
+	// packets: wait for the expected paths, then print what there is.
+	began := time.Now()
+	var paths pathMatrix
+	err := lab.Eventually(ctx, 20*time.Second, func() error {
+		var err error
+		if paths, err = readPaths(ctx, m); err != nil {
+			return err
+		}
+		return paths.check(m)
+	})
+	t.Logf("paths, as each row's gateway shows the column's (settled %v after the transfers):\n%s",
+		time.Since(began).Round(10*time.Millisecond), paths.table(m))
+	must(t, err)
+}
+
+// A relayed pair survives its relay stopping: it moves to the other relay,
+// and a 10/s ping stream across shows the interruption. Then, that relay
+// still down, one side's NAT becomes endpoint-independent: a pair relayed
+// only because of it goes direct by itself.
+func TestRelayFailoverAndGoDirect(t *testing.T) {
+	m, ctx, _ := startNATMatrix(t)
+	rand1, rand2, masq1 := m.Site("rand1"), m.Site("rand2"), m.Site("masq1")
+
+	// (1) Relay failover.
+	var vias [2]string
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		var err error
+		vias, err = relayedVia(ctx, rand1, rand2)
+		return err
+	}))
+	via := vias[0] // the relay rand1's pings take
+	relay, other := m.Site("pub"), "eip-gw"
+	if via == "eip-gw" {
+		relay, other = m.Site("eip"), "pub-gw"
+	}
+	var stopped time.Time
+	gap := rand1.Host.PingStream(ctx, rand2.HostIP, 150, 2*time.Second, func() {
+		stopped = time.Now()
+		must(t, relay.GW.Stop())
+	})
+	t.Logf("rand1 ↔ rand2 relayed via %s (rand1's view) and %s (rand2's); %s stopped: longest interruption of a 10/s ping stream rand1 → rand2 %v",
+		vias[0], vias[1], via, gap)
+	if gap >= 10*time.Second {
+		t.Errorf("relay failover interrupted rand1 → rand2 for %v, want under 10 s", gap)
+	}
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		got, err := relayedVia(ctx, rand1, rand2)
+		if err == nil && got != [2]string{other, other} {
+			err = fmt.Errorf("rand1 ↔ rand2 relayed via %v (rand1's view, rand2's), want %s", got, other)
+		}
+		return err
+	}))
+	// Checked once the stream ended: when each end moved is in its status.
+	var moved [2]string
+	for i, e := range [][2]*scenario.GossipSite{{rand1, rand2}, {rand2, rand1}} {
+		moved[i] = "?"
+		if p, err := peerIn(ctx, e[0].GW, e[1].GW.Name); err == nil && p.PathChanged != nil {
+			moved[i] = p.PathChanged.Sub(stopped).Round(10 * time.Millisecond).String()
+		}
+	}
+	t.Logf("rand1 ↔ rand2 relayed via %s on both ends: rand1-gw moved %s after %s stopped, rand2-gw %s",
+		other, moved[0], via, moved[1])
+	must(t, rand1.Host.Ping(ctx, rand2.HostIP))
+
+	// (2) rand1's NAT turns endpoint-independent.
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		_, err := relayedVia(ctx, rand1, masq1)
+		return err
+	}))
+	must(t, rand1.Router.Masquerade("wan", false))
+	flushed := time.Now()
+	_, err := rand1.Router.Exec(ctx, "conntrack", "-F")
+	must(t, err)
+	err = lab.Eventually(ctx, 45*time.Second, func() error {
+		for _, e := range [][2]*scenario.GossipSite{{rand1, masq1}, {masq1, rand1}} {
+			p, err := peerIn(ctx, e[0].GW, e[1].GW.Name)
+			if err != nil {
+				return err
+			}
+			if p.Path != "direct" {
+				return fmt.Errorf("%s shows %s's path as %s", e[0].GW.Name, e[1].GW.Name, pathCell(p))
+			}
+		}
+		return nil
+	})
+	direct := time.Since(flushed)
+	if err != nil {
+		// Where the gateways' pings and WireGuard packets really go.
+		for _, s := range []*scenario.GossipSite{rand1, masq1} {
+			ct, _ := s.Router.Exec(ctx, "conntrack", "-L", "-p", "udp")
+			t.Logf("%s's router, UDP conntrack:\n%s", s.Name, ct)
+		}
+	}
+	must(t, err)
+	a, _ := peerIn(ctx, rand1.GW, masq1.GW.Name)
+	b, _ := peerIn(ctx, masq1.GW, rand1.GW.Name)
+	t.Logf("rand1's router endpoint-independent, conntrack flushed: rand1 ↔ masq1 direct on both ends %v later (rand1 sees masq1 at %s, masq1 sees rand1 at %s)",
+		direct.Round(10*time.Millisecond), a.Endpoint, b.Endpoint)
+	if direct >= 30*time.Second {
+		t.Errorf("rand1 ↔ masq1 went direct after %v, want under 30 s", direct)
+	}
+	must(t, rand1.Host.Ping(ctx, masq1.HostIP))
+	must(t, masq1.Host.Ping(ctx, rand1.HostIP))
+}
+
+// startNATMatrix builds the NAT matrix, starts it and waits until every
+// pair answers both ways; it returns how long that took after the last
+// start. Every gateway's log is printed if the test fails.
+func startNATMatrix(t *testing.T) (*scenario.GossipMesh, context.Context, time.Duration) {
+	t.Helper()
+	l, ctx := newLab(t)
+	m, err := scenario.BuildNATMatrix(l, vpcmeshBin)
+	must(t, err)
+	t.Cleanup(func() { dumpOnFailure(t, m) })
+	began := time.Now()
+	must(t, m.Start(ctx))
+	started := time.Since(began)
+	pairs := m.AllPairs()
+	took, err := m.WaitConnected(ctx, pairs, 60*time.Second)
+	if err != nil {
+		if paths, perr := readPaths(ctx, m); perr == nil {
+			t.Logf("paths:\n%s", paths.table(m))
+		}
+		t.Fatal(err)
+	}
+	t.Logf("NAT matrix: %d gateways started in %v; all %d pairs answer both ways %v after the last start",
+		len(m.Sites), started.Round(10*time.Millisecond), len(pairs), took.Round(10*time.Millisecond))
+	return m, ctx, took
+}
+
+// transferAllPairs sends size bytes each way between the hosts of every
+// pair, all at once, and checks each arrived intact from the host itself.
+func transferAllPairs(t *testing.T, ctx context.Context, m *scenario.GossipMesh, size int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	began := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var slowest time.Duration
+	n := 0
+	for _, p := range m.AllPairs() {
+		for _, d := range [][2]*scenario.GossipSite{{p.A, p.B}, {p.B, p.A}} {
+			n++
+			tr := d[0].Host.StartTransfer(ctx, d[1].Host, d[1].HostIP, size)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := tr.Wait()
+				if err != nil {
+					t.Errorf("%s → %s: %v", d[0].Name, d[1].Name, err)
+					return
+				}
+				if src := res.RemoteAddr.Addr().String(); src != d[0].HostIP {
+					t.Errorf("%s → %s: the server saw the connection come from %s, want %s", d[0].Name, d[1].Name, src, d[0].HostIP)
+				}
+				mu.Lock()
+				slowest = max(slowest, res.Duration)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("%d transfers of %d MiB at once, each pair both ways: all sha256 matched in %v (slowest %v)",
+		n, size>>20, time.Since(began).Round(10*time.Millisecond), slowest.Round(10*time.Millisecond))
+}
+
+// pathMatrix is each gateway's status of each of its peers, by gateway name
+// and then peer name.
+type pathMatrix map[string]map[string]mesh.PeerStatus
+
+func readPaths(ctx context.Context, m *scenario.GossipMesh) (pathMatrix, error) {
+	pm := pathMatrix{}
+	for _, s := range m.Sites {
+		st, err := s.GW.Status(ctx)
+		if err != nil {
+			return pm, err
+		}
+		pm[s.GW.Name] = map[string]mesh.PeerStatus{}
+		for _, p := range st.Peers {
+			pm[s.GW.Name][p.Name] = p
+		}
+	}
+	return pm, nil
+}
+
+// check says what differs from the expected paths: every pair with a
+// public side, and the two masquerades, direct on both ends; any relayed
+// path through one of the two relays.
+func (pm pathMatrix) check(m *scenario.GossipMesh) error {
+	var bad []string
+	for _, p := range m.AllPairs() {
+		wantDirect := p.A.Public || p.B.Public || p.A.Name == "masq1" && p.B.Name == "masq2"
+		for _, e := range [][2]*scenario.GossipSite{{p.A, p.B}, {p.B, p.A}} {
+			st, ok := pm[e[0].GW.Name][e[1].GW.Name]
+			switch {
+			case !ok:
+				bad = append(bad, fmt.Sprintf("%s has no peer %s", e[0].GW.Name, e[1].GW.Name))
+			case wantDirect && st.Path != "direct":
+				bad = append(bad, fmt.Sprintf("%s → %s: %s, want direct", e[0].GW.Name, e[1].GW.Name, pathCell(st)))
+			case st.Path == "relayed" && !natMatrixRelays[st.Via]:
+				bad = append(bad, fmt.Sprintf("%s → %s: relayed via %q, want pub-gw or eip-gw", e[0].GW.Name, e[1].GW.Name, st.Via))
+			case st.Path != "direct" && st.Path != "relayed":
+				bad = append(bad, fmt.Sprintf("%s → %s: path %q", e[0].GW.Name, e[1].GW.Name, st.Path))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("paths:\n\t%s", strings.Join(bad, "\n\t"))
+	}
+	return nil
+}
+
+// table is the matrix as text: rows and columns the gateways, a cell the
+// row's path to the column.
+func (pm pathMatrix) table(m *scenario.GossipMesh) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	head := []string{""}
+	for _, s := range m.Sites {
+		head = append(head, s.GW.Name)
+	}
+	fmt.Fprintln(w, strings.Join(head, "\t"))
+	for _, r := range m.Sites {
+		row := []string{r.GW.Name}
+		for _, c := range m.Sites {
+			cell := "-"
+			if r != c {
+				cell = "(none)"
+				if p, ok := pm[r.GW.Name][c.GW.Name]; ok {
+					cell = pathCell(p)
+				}
+			}
+			row = append(row, cell)
+		}
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	w.Flush()
+	return b.String()
+}
+
+// pathCell is "direct", "relay:<via>", or whatever else the status says.
+func pathCell(p mesh.PeerStatus) string {
+	switch {
+	case p.Path == "relayed":
+		return "relay:" + p.Via
+	case p.Path == "":
+		return "(no path)"
+	}
+	return p.Path
+}
+
+// peerIn is the named peer as g's status shows it.
+func peerIn(ctx context.Context, g *scenario.Gateway, name string) (mesh.PeerStatus, error) {
+	st, err := g.Status(ctx)
+	if err != nil {
+		return mesh.PeerStatus{}, err
+	}
+	for _, p := range st.Peers {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return mesh.PeerStatus{}, fmt.Errorf("%s has no peer %s", g.Name, name)
+}
+
+// relayedVia returns the relay each end of a and b shows their path going
+// through: a's view first.
+func relayedVia(ctx context.Context, a, b *scenario.GossipSite) ([2]string, error) {
+	var via [2]string
+	for i, e := range [][2]*scenario.GossipSite{{a, b}, {b, a}} {
+		p, err := peerIn(ctx, e[0].GW, e[1].GW.Name)
+		if err != nil {
+			return via, err
+		}
+		if p.Path != "relayed" || !natMatrixRelays[p.Via] {
+			return via, fmt.Errorf("%s shows %s's path as %s, want relayed via pub-gw or eip-gw", e[0].GW.Name, e[1].GW.Name, pathCell(p))
+		}
+		via[i] = p.Via
+	}
+	return via, nil
+}
