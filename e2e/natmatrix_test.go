@@ -127,6 +127,11 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 	if direct >= 30*time.Second {
 		t.Errorf("rand1 ↔ masq1 went direct after %v, want under 30 s", direct)
 	}
+	// Direct means to the other's own NAT, each at the port it keeps.
+	if a.Endpoint != masq1.PublicIP+":51820" || b.Endpoint != rand1.PublicIP+":51820" {
+		st, _ := rand1.GW.Status(ctx)
+		t.Errorf("direct paths go to %s and %s, want %s:51820 and %s:51820; rand1's peers: %+v", a.Endpoint, b.Endpoint, masq1.PublicIP, rand1.PublicIP, st.Peers)
+	}
 	must(t, rand1.Host.Ping(ctx, masq1.HostIP))
 	must(t, masq1.Host.Ping(ctx, rand1.HostIP))
 }

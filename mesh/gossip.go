@@ -54,7 +54,7 @@ type membership struct {
 	mu        sync.Mutex
 	admitted  map[string]admitted       // by node name
 	reflexive netip.AddrPort            // this gateway as others see it
-	observed  map[string]netip.AddrPort // by the gateway that saw it: NAT behaviour
+	observed  map[string]observation    // by the public gateway that saw it: NAT behaviour
 	public    bool                      // node.public_endpoint is set
 }
 
@@ -65,6 +65,18 @@ func (m *membership) signal() {
 	default:
 	}
 }
+
+// observation is where a public gateway last saw this one.
+type observation struct {
+	addr netip.AddrPort
+	at   time.Time
+}
+
+// observedFor is how long an observation counts: a NATed gateway pings
+// the public ones every publicPingTicks seconds, so a live observer renews
+// it several times over; a stopped one's view, and the NAT mapping it
+// saw, go.
+const observedFor = 4 * publicPingTicks * pingEvery
 
 type controlPacket struct {
 	pkt  []byte
@@ -164,7 +176,7 @@ func (g *Gateway) keepRevocations(r *cert.Revocations) {
 // the overlay address and the static state are up.
 func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	var err error
-	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]netip.AddrPort{},
+	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{},
 		public:  g.cfg.Node.PublicEndpoint != "",
 		control: make(chan controlPacket, 64), changes: make(chan struct{}, 1)}
 	g.dev.HandleControl(func(pkt []byte, from netip.AddrPort) {
@@ -331,7 +343,11 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 			g.log.Warn("welcome not sent", "to", cp.from, "err", err)
 		}
 	case discovery.MsgWelcome:
-		g.learnReflexive(n.Name, c.Observed)
+		// Only a public gateway sees this one as the internet does; a
+		// NATed one's view may be old, or through its own NAT.
+		if n.NAT == discovery.NATPublic {
+			g.learnReflexive(n.Name, c.Observed)
+		}
 		g.kickIfDown(n)
 		// Memberlist joins through the tunnel just configured; its TCP
 		// connect waits for the WireGuard handshake.
@@ -368,20 +384,41 @@ func (g *Gateway) kickIfDown(n *discovery.Node) {
 // learnReflexive notes where gateway by saw this one, and republishes the
 // record when the address or the NAT behaviour it shows changed.
 func (g *Gateway) learnReflexive(by string, a netip.AddrPort) {
-	m := g.members
-	if !a.IsValid() {
-		return
+	if a.IsValid() {
+		g.observe(func(observed map[string]observation) { observed[by] = observation{a, time.Now()} })
 	}
+}
+
+// forgetObservations drops the observations not renewed lately: an
+// observer that stopped would otherwise keep a NAT mapping long replaced,
+// and the NAT behaviour it implied, in this gateway's record for good.
+func (g *Gateway) forgetObservations(now time.Time) {
+	g.observe(func(observed map[string]observation) {
+		for by, o := range observed {
+			if now.Sub(o.at) > observedFor {
+				delete(observed, by)
+			}
+		}
+	})
+}
+
+// observe edits the observations of this gateway's address and
+// republishes the record when the address or the NAT behaviour it shows
+// changed.
+func (g *Gateway) observe(edit func(map[string]observation)) {
+	m := g.members
 	m.mu.Lock()
 	before := natBehaviour(m)
-	m.observed[by] = a
+	edit(m.observed)
 	// The address the first observer by name saw: behind a NAT that maps
 	// per destination, each sees another, and the record must not churn.
-	first := by
-	for o := range m.observed {
-		first = min(first, o)
+	var reflexive netip.AddrPort
+	first := ""
+	for by, o := range m.observed {
+		if first == "" || by < first {
+			first, reflexive = by, o.addr
+		}
 	}
-	reflexive := m.observed[first]
 	changed := reflexive != m.reflexive || natBehaviour(m) != before
 	m.reflexive = reflexive
 	m.mu.Unlock()
@@ -408,10 +445,10 @@ func natBehaviour(m *membership) string {
 		return ""
 	}
 	var first netip.AddrPort
-	for _, a := range m.observed {
+	for _, o := range m.observed {
 		if !first.IsValid() {
-			first = a
-		} else if a != first {
+			first = o.addr
+		} else if o.addr != first {
 			return discovery.NATDependent
 		}
 	}

@@ -240,6 +240,7 @@ func (g *Gateway) pathRound(now time.Time) {
 		in.observed[name] = a.from
 	}
 	m.mu.Unlock()
+	g.forgetObservations(now)
 	pings, changed := g.paths.step(in)
 	for _, p := range pings {
 		if err := g.dev.SendControl(p.to, p.msg); err != nil {
