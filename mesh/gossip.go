@@ -52,10 +52,10 @@ type membership struct {
 	lastRejoin time.Time // Run loop only
 
 	mu        sync.Mutex
-	admitted  map[string]admitted       // by node name
-	reflexive netip.AddrPort            // this gateway as others see it
-	observed  map[string]observation    // by the public gateway that saw it: NAT behaviour
-	public    bool                      // node.public_endpoint is set
+	admitted  map[string]admitted    // by node name
+	reflexive netip.AddrPort         // this gateway as others see it
+	observed  map[string]observation // by the public gateway that saw it: NAT behaviour
+	public    bool                   // node.public_endpoint is set
 }
 
 // signal asks the Run loop to reconcile; it never blocks.
