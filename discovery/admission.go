@@ -84,14 +84,22 @@ const (
 
 // Probe is a decoded Ping or Pong.
 type Probe struct {
-	Type     MsgType
-	Nonce    [12]byte
+	Type  MsgType
+	Nonce [12]byte
+	// To is the overlay address of the gateway a Ping is for: another
+	// gateway that happens to hold a candidate address (a private one,
+	// behind another NAT) does not answer for it.
+	To       netip.Addr
 	Observed netip.AddrPort // Pong only: the Ping's source as seen there
 }
 
 // Encode writes the probe as a control packet.
 func (p Probe) Encode() []byte {
 	b := append([]byte{tunnel.ControlByte, byte(p.Type)}, p.Nonce[:]...)
+	if p.Type == MsgPing {
+		to := p.To.As4()
+		b = append(b, to[:]...)
+	}
 	if p.Type == MsgPong {
 		a := p.Observed.Addr().As16()
 		b = append(b, a[:]...)
@@ -112,14 +120,17 @@ func DecodeProbe(pkt []byte) (Probe, error) {
 	}
 	p := Probe{Type: MsgType(pkt[1])}
 	rest := pkt[2:]
-	want := 12
+	want := 12 + 4
 	if p.Type == MsgPong {
-		want += 18
+		want = 12 + 18
 	}
 	if len(rest) != want {
 		return Probe{}, errors.New("probe: wrong length")
 	}
 	copy(p.Nonce[:], rest)
+	if p.Type == MsgPing {
+		p.To = netip.AddrFrom4([4]byte(rest[12:16]))
+	}
 	if p.Type == MsgPong {
 		addr := netip.AddrFrom16([16]byte(rest[12:28])).Unmap()
 		p.Observed = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(rest[28:30]))

@@ -27,6 +27,10 @@ type Record struct {
 	// the node's start time in nanoseconds, plus one per change since.
 	Version   uint64           `json:"version"`
 	Endpoints []netip.AddrPort `json:"endpoints,omitempty"` // candidates, best first
+	// Local are the node's own interface addresses: the direct path to a
+	// gateway behind the same NAT, which most NAT routers do not hairpin.
+	// Only hole punching tries them; they never become a dial address.
+	Local []netip.AddrPort `json:"local,omitempty"`
 	// Members are the sources on the node's sites that use a project's
 	// routes, by wire address: replies must find their way back to them.
 	Members []Member `json:"members,omitempty"`

@@ -205,7 +205,7 @@ func TestGossipRefusesAnotherMeshUnderTheSameRoot(t *testing.T) {
 }
 
 func TestProbeRoundTrip(t *testing.T) {
-	ping := Probe{Type: MsgPing, Nonce: [12]byte{1, 2, 3}}
+	ping := Probe{Type: MsgPing, Nonce: [12]byte{1, 2, 3}, To: netip.MustParseAddr("100.96.0.9")}
 	pong := Probe{Type: MsgPong, Nonce: [12]byte{9}, Observed: netip.MustParseAddrPort("203.0.113.10:40123")}
 	for _, p := range []Probe{ping, pong} {
 		got, err := DecodeProbe(p.Encode())

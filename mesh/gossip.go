@@ -468,6 +468,9 @@ func (g *Gateway) publish(leaving bool) {
 func (g *Gateway) record(m *membership, leaving bool) discovery.Record {
 	cfg := g.config()
 	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(cfg), Leaving: leaving, Relay: cfg.Node.Relay}
+	if !m.public {
+		rec.Local = localCandidates(g.dev.Name(), cfg.Node.ListenPort)
+	}
 	if c := g.cloud.Load(); c != nil {
 		rec.ENI = c.client.Instance().ENI
 	}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"crypto/rand"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -45,10 +46,15 @@ type path struct {
 }
 
 type pathState struct {
-	first  time.Time      // first ping
-	pong   netip.AddrPort // where the last Pong came from
-	pongAt time.Time
-	cur    path
+	first time.Time // first ping
+	pongs map[netip.AddrPort]pongSeen
+	cur   path
+}
+
+// pongSeen is the last Pong from one address of a peer.
+type pongSeen struct {
+	at  time.Time
+	rtt time.Duration
 }
 
 type pendingPing struct {
@@ -102,16 +108,16 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 		punch := !in.public && n.NAT != discovery.NATPublic
 		if !punch {
 			if !in.public && ps.ticks%publicPingTicks == 1 {
-				pings = append(pings, ps.pings(n.Name, candidates(n, in.observed), in.now)...)
+				pings = append(pings, ps.pings(n, n.Endpoints, in.now)...)
 			}
 			continue
 		}
 		st := ps.peers[n.Name]
 		if st == nil {
-			st = &pathState{first: in.now, cur: path{kind: PathDirect, changed: in.now}}
+			st = &pathState{first: in.now, pongs: map[netip.AddrPort]pongSeen{}, cur: path{kind: PathDirect, changed: in.now}}
 			ps.peers[n.Name] = st
 		}
-		pings = append(pings, ps.pings(n.Name, candidates(n, in.observed), in.now)...)
+		pings = append(pings, ps.pings(n, candidates(n, in.observed), in.now)...)
 		want := decide(st, n, relayFor(n, in.nodes, in.down), in.now)
 		if want.kind != st.cur.kind || want.via != st.cur.via || want.endpoint != st.cur.endpoint {
 			want.changed = in.now
@@ -127,12 +133,26 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 	return pings, changed
 }
 
-// decide picks a NATed pair's path: direct while Pongs come, else through
-// the relay once punching has had its time, else what it was.
+// decide picks a NATed pair's path: direct while Pongs come — to the
+// address in use while it answers, else to the one that answers fastest
+// (a shared LAN before the way round through the NAT) — else through the
+// relay once punching has had its time, else what it was.
 func decide(st *pathState, n *discovery.Node, relay *discovery.Node, now time.Time) path {
+	var best netip.AddrPort
+	for a, p := range st.pongs {
+		switch {
+		case now.Sub(p.at) >= directFor:
+			delete(st.pongs, a)
+		case !best.IsValid() || p.rtt < st.pongs[best].rtt || p.rtt == st.pongs[best].rtt && a.Compare(best) < 0:
+			best = a
+		}
+	}
+	if _, ok := st.pongs[st.cur.endpoint]; ok && st.cur.kind == PathDirect {
+		best = st.cur.endpoint
+	}
 	switch {
-	case !st.pongAt.IsZero() && now.Sub(st.pongAt) < directFor:
-		return path{kind: PathDirect, endpoint: st.pong}
+	case best.IsValid():
+		return path{kind: PathDirect, endpoint: best}
 	case relay != nil && now.Sub(st.first) >= punchFor:
 		return path{kind: PathRelayed, via: relay.Name, endpoint: tunnel.RelayEndpoint(relay.Endpoints[0], n.Overlay)}
 	case st.cur.kind == PathRelayed:
@@ -159,19 +179,20 @@ func relayFor(n *discovery.Node, nodes []*discovery.Node, down map[string]bool) 
 
 // candidates are the addresses a gateway may be reached at directly.
 func candidates(n *discovery.Node, observed map[string]netip.AddrPort) []netip.AddrPort {
-	out := slices.Clone(n.Endpoints)
-	if a, ok := observed[n.Name]; ok && a.IsValid() && !slices.Contains(out, a) {
+	out := slices.Concat(n.Endpoints, n.Local)
+	if a, ok := observed[n.Name]; ok && a.IsValid() {
 		out = append(out, a)
 	}
-	return out
+	slices.SortFunc(out, func(a, b netip.AddrPort) int { return a.Compare(b) })
+	return slices.Compact(out)
 }
 
-func (ps *paths) pings(peer string, to []netip.AddrPort, now time.Time) []ping {
+func (ps *paths) pings(n *discovery.Node, to []netip.AddrPort, now time.Time) []ping {
 	var out []ping
 	for _, a := range to {
-		p := discovery.Probe{Type: discovery.MsgPing}
+		p := discovery.Probe{Type: discovery.MsgPing, To: n.Overlay}
 		rand.Read(p.Nonce[:])
-		ps.pending[p.Nonce] = pendingPing{peer: peer, at: now}
+		ps.pending[p.Nonce] = pendingPing{peer: n.Name, at: now}
 		out = append(out, ping{a, p.Encode()})
 	}
 	return out
@@ -188,7 +209,7 @@ func (ps *paths) pong(p discovery.Probe, from netip.AddrPort, now time.Time) str
 	}
 	delete(ps.pending, p.Nonce)
 	if st := ps.peers[pp.peer]; st != nil {
-		st.pong, st.pongAt = from, now
+		st.pongs[from] = pongSeen{at: now, rtt: now.Sub(pp.at)}
 	}
 	return pp.peer
 }
@@ -216,6 +237,36 @@ func (ps *paths) changedAt(name string) time.Time {
 		return st.cur.changed
 	}
 	return time.Time{}
+}
+
+// localCandidates are this gateway's own IPv4 addresses with its
+// WireGuard port, but for loopback, link-local and the tunnel's own.
+func localCandidates(tun string, port int) []netip.AddrPort {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []netip.AddrPort
+	for _, ifc := range ifs {
+		if ifc.Name == tun || ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if ip = ip.Unmap(); ok && ip.Is4() && !ip.IsLinkLocalUnicast() {
+				out = append(out, netip.AddrPortFrom(ip, uint16(port)))
+			}
+		}
+	}
+	return out
 }
 
 // pathLoop runs the path rounds until the gateway closes.
@@ -314,6 +365,9 @@ func (g *Gateway) handleProbe(cp controlPacket) {
 	}
 	switch p.Type {
 	case discovery.MsgPing:
+		if p.To != g.config().Node.OverlayAddress {
+			return // a candidate address of another gateway, reused here
+		}
 		pong := discovery.Probe{Type: discovery.MsgPong, Nonce: p.Nonce, Observed: cp.from}
 		if err := g.dev.SendControl(cp.from, pong.Encode()); err != nil {
 			g.log.Debug("pong not sent", "to", cp.from, "err", err)

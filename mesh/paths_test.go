@@ -128,3 +128,54 @@ func TestPathsPublicGatewayWaits(t *testing.T) {
 		}
 	}
 }
+
+// Of the addresses that answer, the fastest wins (a shared LAN before the
+// way round through the NAT), and the one in use keeps the path while it
+// answers, so that a slower reply now and then does not move the tunnel.
+func TestPathsPreferFastestThenStick(t *testing.T) {
+	wan, lan := netip.MustParseAddrPort("198.51.100.7:51820"), netip.MustParseAddrPort("10.62.0.3:51820")
+	peer := pathNode("office1b", "100.96.0.9", discovery.NATIndependent, false, wan.String())
+	peer.Local = []netip.AddrPort{lan}
+	ps := newPaths(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Unix(1000, 0)
+	round := func(at time.Duration, replies map[netip.AddrPort]time.Duration) {
+		t.Helper()
+		pings, _ := ps.step(pathInput{now: t0.Add(at), nodes: []*discovery.Node{peer}})
+		for _, p := range pings {
+			if p.to != wan && p.to != lan {
+				t.Fatalf("ping to %s, not a candidate", p.to)
+			}
+			if probe, _ := discovery.DecodeProbe(p.msg); probe.To != peer.Overlay {
+				t.Fatalf("ping for %s, want %s", probe.To, peer.Overlay)
+			}
+		}
+		for addr, rtt := range replies {
+			answer(ps, pings, addr, t0.Add(at+rtt))
+		}
+	}
+	endpoint := func() netip.AddrPort { return ps.peers["office1b"].cur.endpoint }
+
+	round(0, map[netip.AddrPort]time.Duration{wan: 3 * time.Millisecond, lan: time.Millisecond})
+	round(time.Second, nil)
+	if endpoint() != lan {
+		t.Fatalf("path to %s, want the faster %s", endpoint(), lan)
+	}
+	// Only the way through the NAT answers for a while: the LAN stays
+	// until its last Pong is 5 s old.
+	for s := 2; s <= 5; s++ {
+		round(time.Duration(s)*time.Second, map[netip.AddrPort]time.Duration{wan: time.Millisecond})
+		if endpoint() != lan {
+			t.Fatalf("at %d s the path moved to %s while the LAN had answered within 5 s", s, endpoint())
+		}
+	}
+	round(6*time.Second, map[netip.AddrPort]time.Duration{wan: time.Millisecond})
+	if endpoint() != wan {
+		t.Fatalf("path to %s, want %s once the LAN stopped answering", endpoint(), wan)
+	}
+	// The LAN answering faster again does not move a path that works.
+	round(7*time.Second, map[netip.AddrPort]time.Duration{wan: 3 * time.Millisecond, lan: time.Millisecond})
+	round(8*time.Second, nil)
+	if endpoint() != wan {
+		t.Fatalf("path moved to %s though %s still answers", endpoint(), wan)
+	}
+}
