@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"text/tabwriter"
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
@@ -28,16 +27,16 @@ func TestNATMatrix(t *testing.T) {
 	// A path may still move from a relay to direct after the first
 	// packets: wait for the expected paths, then print what there is.
 	began := time.Now()
-	var paths pathMatrix
+	var paths scenario.PathMatrix
 	err := lab.Eventually(ctx, 20*time.Second, func() error {
 		var err error
-		if paths, err = readPaths(ctx, m); err != nil {
+		if paths, err = scenario.ReadPaths(ctx, m); err != nil {
 			return err
 		}
-		return paths.check(m)
+		return checkPaths(paths, m)
 	})
 	t.Logf("paths, as each row's gateway shows the column's (settled %v after the transfers):\n%s",
-		time.Since(began).Round(10*time.Millisecond), paths.table(m))
+		time.Since(began).Round(10*time.Millisecond), paths.Table(m))
 	must(t, err)
 }
 
@@ -106,7 +105,7 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 				return err
 			}
 			if p.Path != "direct" {
-				return fmt.Errorf("%s shows %s's path as %s", e[0].GW.Name, e[1].GW.Name, pathCell(p))
+				return fmt.Errorf("%s shows %s's path as %s", e[0].GW.Name, e[1].GW.Name, scenario.PathCell(p))
 			}
 		}
 		return nil
@@ -148,11 +147,11 @@ func startNATMatrix(t *testing.T) (*scenario.GossipMesh, context.Context, time.D
 	began := time.Now()
 	must(t, m.Start(ctx))
 	started := time.Since(began)
-	pairs := m.AllPairs()
+	pairs := m.Pairs()
 	took, err := m.WaitConnected(ctx, pairs, 60*time.Second)
 	if err != nil {
-		if paths, perr := readPaths(ctx, m); perr == nil {
-			t.Logf("paths:\n%s", paths.table(m))
+		if paths, perr := scenario.ReadPaths(ctx, m); perr == nil {
+			t.Logf("paths:\n%s", paths.Table(m))
 		}
 		t.Fatal(err)
 	}
@@ -172,7 +171,7 @@ func transferAllPairs(t *testing.T, ctx context.Context, m *scenario.GossipMesh,
 	var mu sync.Mutex
 	var slowest time.Duration
 	n := 0
-	for _, p := range m.AllPairs() {
+	for _, p := range m.Pairs() {
 		for _, d := range [][2]*scenario.GossipSite{{p.A, p.B}, {p.B, p.A}} {
 			n++
 			tr := d[0].Host.StartTransfer(ctx, d[1].Host, d[1].HostIP, size)
@@ -201,31 +200,12 @@ func transferAllPairs(t *testing.T, ctx context.Context, m *scenario.GossipMesh,
 		n, size>>20, time.Since(began).Round(10*time.Millisecond), slowest.Round(10*time.Millisecond))
 }
 
-// pathMatrix is each gateway's status of each of its peers, by gateway name
-// and then peer name.
-type pathMatrix map[string]map[string]mesh.PeerStatus
-
-func readPaths(ctx context.Context, m *scenario.GossipMesh) (pathMatrix, error) {
-	pm := pathMatrix{}
-	for _, s := range m.Sites {
-		st, err := s.GW.Status(ctx)
-		if err != nil {
-			return pm, err
-		}
-		pm[s.GW.Name] = map[string]mesh.PeerStatus{}
-		for _, p := range st.Peers {
-			pm[s.GW.Name][p.Name] = p
-		}
-	}
-	return pm, nil
-}
-
 // check says what differs from the expected paths: every pair with a
 // public side, and the two masquerades, direct on both ends; any relayed
 // path through one of the two relays.
-func (pm pathMatrix) check(m *scenario.GossipMesh) error {
+func checkPaths(pm scenario.PathMatrix, m *scenario.GossipMesh) error {
 	var bad []string
-	for _, p := range m.AllPairs() {
+	for _, p := range m.Pairs() {
 		wantDirect := p.A.Public || p.B.Public || p.A.Name == "masq1" && p.B.Name == "masq2"
 		for _, e := range [][2]*scenario.GossipSite{{p.A, p.B}, {p.B, p.A}} {
 			st, ok := pm[e[0].GW.Name][e[1].GW.Name]
@@ -233,7 +213,7 @@ func (pm pathMatrix) check(m *scenario.GossipMesh) error {
 			case !ok:
 				bad = append(bad, fmt.Sprintf("%s has no peer %s", e[0].GW.Name, e[1].GW.Name))
 			case wantDirect && st.Path != "direct":
-				bad = append(bad, fmt.Sprintf("%s → %s: %s, want direct", e[0].GW.Name, e[1].GW.Name, pathCell(st)))
+				bad = append(bad, fmt.Sprintf("%s → %s: %s, want direct", e[0].GW.Name, e[1].GW.Name, scenario.PathCell(st)))
 			case st.Path == "relayed" && !natMatrixRelays[st.Via]:
 				bad = append(bad, fmt.Sprintf("%s → %s: relayed via %q, want pub-gw or eip-gw", e[0].GW.Name, e[1].GW.Name, st.Via))
 			case st.Path != "direct" && st.Path != "relayed":
@@ -245,45 +225,6 @@ func (pm pathMatrix) check(m *scenario.GossipMesh) error {
 		return fmt.Errorf("paths:\n\t%s", strings.Join(bad, "\n\t"))
 	}
 	return nil
-}
-
-// table is the matrix as text: rows and columns the gateways, a cell the
-// row's path to the column.
-func (pm pathMatrix) table(m *scenario.GossipMesh) string {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	head := []string{""}
-	for _, s := range m.Sites {
-		head = append(head, s.GW.Name)
-	}
-	fmt.Fprintln(w, strings.Join(head, "\t"))
-	for _, r := range m.Sites {
-		row := []string{r.GW.Name}
-		for _, c := range m.Sites {
-			cell := "-"
-			if r != c {
-				cell = "(none)"
-				if p, ok := pm[r.GW.Name][c.GW.Name]; ok {
-					cell = pathCell(p)
-				}
-			}
-			row = append(row, cell)
-		}
-		fmt.Fprintln(w, strings.Join(row, "\t"))
-	}
-	w.Flush()
-	return b.String()
-}
-
-// pathCell is "direct", "relay:<via>", or whatever else the status says.
-func pathCell(p mesh.PeerStatus) string {
-	switch {
-	case p.Path == "relayed":
-		return "relay:" + p.Via
-	case p.Path == "":
-		return "(no path)"
-	}
-	return p.Path
 }
 
 // peerIn is the named peer as g's status shows it.
@@ -310,9 +251,59 @@ func relayedVia(ctx context.Context, a, b *scenario.GossipSite) ([2]string, erro
 			return via, err
 		}
 		if p.Path != "relayed" || !natMatrixRelays[p.Via] {
-			return via, fmt.Errorf("%s shows %s's path as %s, want relayed via pub-gw or eip-gw", e[0].GW.Name, e[1].GW.Name, pathCell(p))
+			return via, fmt.Errorf("%s shows %s's path as %s, want relayed via pub-gw or eip-gw", e[0].GW.Name, e[1].GW.Name, scenario.PathCell(p))
 		}
 		via[i] = p.Via
 	}
 	return via, nil
+}
+
+// Two gateways behind the same masquerading router, an HA pair of one
+// office, reach each other over their shared LAN: the router does not
+// hairpin, so without their local addresses as candidates the pair would
+// end relayed.
+func TestTwoGatewaysBehindOneNAT(t *testing.T) {
+	l, ctx := newLab(t)
+	trust, err := scenario.NewTrust(l, vpcmeshBin, "lab")
+	must(t, err)
+	pub, err := scenario.AddGossipSite(l, vpcmeshBin, trust, scenario.GossipSiteSpec{Name: "pub", NAT: lab.NATNone,
+		Public: "203.0.113.60", LAN: "10.60.0.0/24", Host: "10.60.0.20", Join: "203.0.113.60:51820", Overlay: "100.96.0.1", Relay: true})
+	must(t, err)
+	office, err := scenario.AddGossipSite(l, vpcmeshBin, trust, scenario.GossipSiteSpec{Name: "office", NAT: lab.NATMasquerade,
+		Public: "203.0.113.70", LAN: "10.70.0.0/24", Host: "10.70.0.50", Join: "203.0.113.60:51820", Overlay: "100.96.0.2"})
+	must(t, err)
+	ns, err := l.AddGateway(office.Site, "gw2", "10.70.0.3", "")
+	must(t, err)
+	gw2, err := scenario.NewGateway(l, vpcmeshBin, scenario.GatewaySpec{Name: "office-gw2", NS: ns, Overlay: "100.96.0.3",
+		SiteName: "office", CIDRs: []string{"10.70.0.0/24"}, Exports: []scenario.ExportSpec{{Project: "lab", CIDR: "10.70.0.0/24"}},
+		Priority: 50, Trust: trust, Join: []string{"203.0.113.60:51820"}})
+	must(t, err)
+	m := &scenario.GossipMesh{Trust: trust, Sites: []*scenario.GossipSite{pub, office, {Site: office.Site, GW: gw2}}}
+	t.Cleanup(func() { dumpOnFailure(t, m) })
+	began := time.Now()
+	must(t, m.Start(ctx))
+	want := map[string]string{office.GW.Name: "10.70.0.3:51820", gw2.Name: office.GatewayIP + ":51820"}
+	must(t, lab.Eventually(ctx, 20*time.Second, func() error {
+		for _, e := range [][2]*scenario.Gateway{{office.GW, gw2}, {gw2, office.GW}} {
+			p, err := peerIn(ctx, e[0], e[1].Name)
+			if err != nil {
+				return err
+			}
+			if p.Path != "direct" || p.Endpoint != want[e[0].Name] {
+				return fmt.Errorf("%s reaches %s %s at %s, want direct at %s", e[0].Name, e[1].Name, scenario.PathCell(p), p.Endpoint, want[e[0].Name])
+			}
+		}
+		return nil
+	}))
+	t.Logf("two gateways behind one masquerade: direct over their LAN %v after the last start", time.Since(began).Round(10*time.Millisecond))
+	// The first echoes may go while the new direct session is set up.
+	var out string
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
+		out, err = office.Gateway.Exec(ctx, vpcmeshBin, "ping", gw2.Name, "-n", "3", "-s", office.GW.Socket)
+		if err != nil || !strings.Contains(out, "path direct to 10.70.0.3:51820: 3 of 3 answered") {
+			return fmt.Errorf("vpcmesh ping %s: %v\n%s", gw2.Name, err, out)
+		}
+		return nil
+	}))
+	t.Logf("$ vpcmesh ping %s\n%s", gw2.Name, out)
 }

@@ -129,23 +129,9 @@ func (m *GossipMesh) Site(name string) *GossipSite {
 // Pair is two sites whose hosts must reach each other.
 type Pair struct{ A, B *GossipSite }
 
-// Pairs are the site pairs the mesh must connect: every pair with at least
-// one public side. Two sites both behind masquerade NAT are the NAT
-// traversal issue's.
+// Pairs are every two sites of the mesh: all must reach each other, the
+// two behind NAT by hole punching or a relay.
 func (m *GossipMesh) Pairs() []Pair {
-	var out []Pair
-	for i, a := range m.Sites {
-		for _, b := range m.Sites[i+1:] {
-			if a.Public || b.Public {
-				out = append(out, Pair{a, b})
-			}
-		}
-	}
-	return out
-}
-
-// AllPairs are every two sites of the mesh.
-func (m *GossipMesh) AllPairs() []Pair {
 	var out []Pair
 	for i, a := range m.Sites {
 		for _, b := range m.Sites[i+1:] {

@@ -1,6 +1,14 @@
 package scenario
 
-import "github.com/vpcmesh/vpcmesh/e2e/lab"
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
+	"github.com/vpcmesh/vpcmesh/mesh"
+)
 
 // natMatrixSites are one site of each kind of internet access, each with
 // one host, all on the internet's first segment: a gateway on the internet
@@ -23,4 +31,62 @@ var natMatrixSites = []GossipSiteSpec{
 // else through pub-gw or eip-gw.
 func BuildNATMatrix(l *lab.Lab, bin string) (*GossipMesh, error) {
 	return buildGossip(l, bin, natMatrixSites)
+}
+
+// PathMatrix is each gateway's status of each of its peers, by gateway name
+// and then peer name.
+type PathMatrix map[string]map[string]mesh.PeerStatus
+
+func ReadPaths(ctx context.Context, m *GossipMesh) (PathMatrix, error) {
+	pm := PathMatrix{}
+	for _, s := range m.Sites {
+		st, err := s.GW.Status(ctx)
+		if err != nil {
+			return pm, err
+		}
+		pm[s.GW.Name] = map[string]mesh.PeerStatus{}
+		for _, p := range st.Peers {
+			pm[s.GW.Name][p.Name] = p
+		}
+	}
+	return pm, nil
+}
+
+// Table is the matrix as text: rows and columns the gateways, a cell the
+// row's path to the column.
+func (pm PathMatrix) Table(m *GossipMesh) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	head := []string{""}
+	for _, s := range m.Sites {
+		head = append(head, s.GW.Name)
+	}
+	fmt.Fprintln(w, strings.Join(head, "\t"))
+	for _, r := range m.Sites {
+		row := []string{r.GW.Name}
+		for _, c := range m.Sites {
+			cell := "-"
+			if r != c {
+				cell = "(none)"
+				if p, ok := pm[r.GW.Name][c.GW.Name]; ok {
+					cell = PathCell(p)
+				}
+			}
+			row = append(row, cell)
+		}
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	w.Flush()
+	return b.String()
+}
+
+// PathCell is "direct", "relay:<via>", or whatever else the status says.
+func PathCell(p mesh.PeerStatus) string {
+	switch {
+	case p.Path == "relayed":
+		return "relay:" + p.Via
+	case p.Path == "":
+		return "(no path)"
+	}
+	return p.Path
 }
