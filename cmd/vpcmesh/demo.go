@@ -61,9 +61,9 @@ func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
 	if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }); err != nil {
 		return fmt.Errorf("remove stale labs: %w", err)
 	}
-	fmt.Fprintf(w, "vpcmesh demo: four scenes in network namespaces, real TUN devices, nftables NAT\n")
+	fmt.Fprintf(w, "vpcmesh demo: five scenes in network namespaces, real TUN devices, nftables NAT\n")
 	d := &demo{w: w}
-	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip, sceneHA} {
+	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip, sceneHA, sceneNAT} {
 		if err := inLab(ctx, d, bin, keep, scene); err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 		return err
 	}
 	took, err := m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
-	d.check(fmt.Sprintf("every site reaches every public site and back (%d pairs), %v after the last start", len(m.Pairs()), took.Round(10*time.Millisecond)), err)
+	d.check(fmt.Sprintf("every site reaches every other and back (%d pairs, the two offices by hole punching), %v after the last start", len(m.Pairs()), took.Round(10*time.Millisecond)), err)
 	vpc3 := m.Site("vpc3")
 	t0 := time.Now()
 	err = vpc3.GW.Stop()
@@ -216,6 +216,52 @@ func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 			fmt.Fprintf(d.w, "   HA site %s: active %s of %s; %d failovers\n", g.Site, g.Active, strings.Join(g.Members, ", "), g.Failovers)
 		}
 	}
+	return nil
+}
+
+// sceneNAT: one gateway per kind of internet access; the pairs that cannot
+// go direct use a relay, and the relay in use is stopped.
+func sceneNAT(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	fmt.Fprintf(d.w, "\n5. NAT traversal: public, 1:1 NAT (both relays), two masquerades, two random-port NATs\n")
+	m, err := scenario.BuildNATMatrix(l, bin)
+	if err != nil {
+		return err
+	}
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	took, err := m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
+	d.check(fmt.Sprintf("all %d pairs reach each other both ways, %v after the last start", len(m.Pairs()), took.Round(10*time.Millisecond)), err)
+	paths, err := scenario.ReadPaths(ctx, m)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.w, "\n   each row's path to each column (vpcmesh status):\n")
+	io.WriteString(&indent{w: d.w}, paths.Table(m))
+	rand1, rand2 := m.Site("rand1"), m.Site("rand2")
+	via := paths[rand1.GW.Name][rand2.GW.Name].Via
+	relay, other := m.Site("eip"), "pub-gw"
+	if via == "pub-gw" {
+		relay, other = m.Site("pub"), "eip-gw"
+	}
+	fmt.Fprintln(d.w)
+	var stopErr error
+	gap := rand1.Host.PingStream(ctx, rand2.HostIP, 50, 2*time.Second, func() { stopErr = relay.GW.Stop() })
+	if stopErr == nil {
+		stopErr = lab.Eventually(ctx, 10*time.Second, func() error {
+			st, err := rand1.GW.Status(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range st.Peers {
+				if p.Name == rand2.GW.Name && p.Via != other {
+					return fmt.Errorf("rand1-gw reaches rand2-gw %s", scenario.PathCell(p))
+				}
+			}
+			return nil
+		})
+	}
+	d.check(fmt.Sprintf("%s (the relay of rand1 ↔ rand2) stopped: the pair moves to %s; a 10/s ping stream lost %v", via, other, gap), stopErr)
 	return nil
 }
 
