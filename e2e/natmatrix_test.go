@@ -94,6 +94,9 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 		_, err := relayedVia(ctx, rand1, masq1)
 		return err
 	}))
+	// A ping stream runs across the change: the flow must not drop.
+	stream := make(chan time.Duration, 1)
+	go func() { stream <- rand1.Host.PingStream(ctx, masq1.HostIP, 200, 0, nil) }()
 	must(t, rand1.Router.Masquerade("wan", false))
 	flushed := time.Now()
 	_, err := rand1.Router.Exec(ctx, "conntrack", "-F")
@@ -125,6 +128,11 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 		direct.Round(10*time.Millisecond), a.Endpoint, b.Endpoint)
 	if direct >= 30*time.Second {
 		t.Errorf("rand1 ↔ masq1 went direct after %v, want under 30 s", direct)
+	}
+	gap = <-stream
+	t.Logf("a 10/s ping stream rand1 → masq1 across the NAT change, the flush and the move to direct: longest interruption %v", gap)
+	if gap >= 2*time.Second {
+		t.Errorf("the move from relayed to direct interrupted rand1 → masq1 for %v", gap)
 	}
 	// Direct means to the other's own NAT, each at the port it keeps.
 	if a.Endpoint != masq1.PublicIP+":51820" || b.Endpoint != rand1.PublicIP+":51820" {
