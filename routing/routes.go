@@ -23,6 +23,12 @@ const Protocol netlink.RouteProtocol = 118
 type Route struct {
 	Dst   netip.Prefix
 	Table int // 0 means the main table
+	// Src is the source address the gateway's own packets take on this
+	// route (the kernel's preferred source); invalid: the kernel's choice.
+	Src netip.Addr
+	// Unreachable makes it a route that answers "unreachable" instead of
+	// going anywhere: what a non-member finds.
+	Unreachable bool
 }
 
 func (r Route) table() int {
@@ -91,18 +97,31 @@ func Flush() (int, error) {
 }
 
 func matches(r netlink.Route, w Route, link netlink.Link) bool {
-	return r.LinkIndex == link.Attrs().Index && r.Table == w.table() &&
-		r.Dst != nil && prefixOf(r.Dst) == w.Dst
+	if r.Table != w.table() || r.Dst == nil || prefixOf(r.Dst) != w.Dst {
+		return false
+	}
+	if w.Unreachable {
+		return r.Type == unix.RTN_UNREACHABLE
+	}
+	src, _ := netip.AddrFromSlice(r.Src)
+	return r.Type == unix.RTN_UNICAST && r.LinkIndex == link.Attrs().Index && src.Unmap() == w.Src
 }
 
 func kernelRoute(w Route, link netlink.Link) *netlink.Route {
-	return &netlink.Route{
-		LinkIndex: link.Attrs().Index,
-		Dst:       &net.IPNet{IP: w.Dst.Addr().AsSlice(), Mask: net.CIDRMask(w.Dst.Bits(), w.Dst.Addr().BitLen())},
-		Scope:     netlink.SCOPE_LINK,
-		Protocol:  Protocol,
-		Table:     w.table(),
+	r := &netlink.Route{
+		Dst:      &net.IPNet{IP: w.Dst.Addr().AsSlice(), Mask: net.CIDRMask(w.Dst.Bits(), w.Dst.Addr().BitLen())},
+		Protocol: Protocol,
+		Table:    w.table(),
 	}
+	if w.Unreachable {
+		r.Type = unix.RTN_UNREACHABLE
+		return r
+	}
+	r.LinkIndex, r.Scope, r.Type = link.Attrs().Index, netlink.SCOPE_LINK, unix.RTN_UNICAST
+	if w.Src.IsValid() {
+		r.Src = w.Src.AsSlice()
+	}
+	return r
 }
 
 func prefixOf(n *net.IPNet) netip.Prefix {
