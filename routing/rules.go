@@ -35,11 +35,13 @@ func (r Rule) String() string {
 
 // OwnedRules lists every IPv4 rule that carries Protocol.
 func OwnedRules() ([]netlink.Rule, error) {
-	rs, err := netlink.RuleListFiltered(netlink.FAMILY_V4, &netlink.Rule{Protocol: uint8(Protocol)}, netlink.RT_FILTER_PROTOCOL)
+	// The library filters rules by neither protocol nor anything else
+	// that marks ours: filter here, or the kernel's own rules would go.
+	rs, err := netlink.RuleList(netlink.FAMILY_V4)
 	if err != nil {
 		return nil, fmt.Errorf("list vpcmesh rules: %w", err)
 	}
-	return rs, nil
+	return slices.DeleteFunc(rs, func(r netlink.Rule) bool { return r.Protocol != uint8(Protocol) }), nil
 }
 
 // SyncRules makes the kernel's vpcmesh rules exactly want.

@@ -46,7 +46,11 @@ func TestProjectTablesAndRules(t *testing.T) {
 		if d, err := Sync("mesh0", routes); err != nil || d.Added != 2 {
 			t.Fatalf("routes: %+v %v", d, err)
 		}
-		if d, err := SyncRules(rules); err != nil || d.Added != 3 {
+		kernels, err := netlink.RuleList(netlink.FAMILY_V4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := SyncRules(rules); err != nil || d != (Diff{Added: 3}) {
 			t.Fatalf("rules: %+v %v", d, err)
 		}
 		dst := net.ParseIP("10.0.0.20")
@@ -85,6 +89,10 @@ func TestProjectTablesAndRules(t *testing.T) {
 		}
 		if left, _ := OwnedRules(); len(left) != 0 {
 			t.Errorf("rules left after flush: %v", left)
+		}
+		// The kernel's own rules (local, main, default) are not ours.
+		if after, _ := netlink.RuleList(netlink.FAMILY_V4); len(after) != len(kernels) {
+			t.Errorf("%d rules before, %d after: %v", len(kernels), len(after), after)
 		}
 	})
 }

@@ -17,6 +17,12 @@ import (
 // ForwardingKey is the IPv4 forwarding setting, in sysctl's dotted form.
 const ForwardingKey = "net.ipv4.ip_forward"
 
+// ICMPErrorsKey makes the ICMP errors a gateway sends (time exceeded,
+// unreachable) come from the interface the packet came in on: an error for
+// a packet from the mesh then leaves from the overlay address, which the
+// project tables route back, instead of finding the unreachable table.
+const ICMPErrorsKey = "net.ipv4.icmp_errors_use_inbound_ifaddr"
+
 // Reverse-path filter modes (net.ipv4.conf.*.rp_filter).
 const (
 	RPFilterOff    = 0
@@ -82,7 +88,7 @@ type setting struct {
 }
 
 func prerequisites(links []string) []setting {
-	s := []setting{{ForwardingKey, func(string) string { return "1" }}, {RPFilterKey("all"), notStrict}}
+	s := []setting{{ForwardingKey, func(string) string { return "1" }}, {ICMPErrorsKey, func(string) string { return "1" }}, {RPFilterKey("all"), notStrict}}
 	for _, l := range links {
 		s = append(s, setting{RPFilterKey(l), notStrict})
 	}

@@ -52,6 +52,7 @@ func TestEffectiveRPFilterIsTheLargerOfAllAndOwn(t *testing.T) {
 func TestApplyChangesOnlyWhatIsNeeded(t *testing.T) {
 	s := fakeSys(t, map[string]string{
 		ForwardingKey:           "0",
+		ICMPErrorsKey:           "1",
 		RPFilterKey("all"):      "1",
 		RPFilterKey("vpcmesh0"): "0", // off stays off
 		RPFilterKey("eth0"):     "1",
@@ -97,7 +98,7 @@ func TestApplyPrerequisitesInNetns(t *testing.T) {
 	netnstest.Run(t, func() {
 		dummy(t, "mesh0")
 		dummy(t, "lan0")
-		for k, v := range map[string]string{ForwardingKey: "0", RPFilterKey("all"): "1",
+		for k, v := range map[string]string{ForwardingKey: "0", ICMPErrorsKey: "1", RPFilterKey("all"): "1",
 			RPFilterKey("mesh0"): "1", RPFilterKey("lan0"): "0"} {
 			if err := procSys.write(k, v); err != nil {
 				t.Fatal(err)
