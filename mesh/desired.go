@@ -23,7 +23,8 @@ type Desired struct {
 	// Projects are the remote wire prefixes gossip brought, by project:
 	// added to the packet rules PacketPolicy derives from the config.
 	Projects  []nat.ProjectRoute
-	Conflicts []string  // announcements refused, and why
+	Exports   []remoteExport // remote mapped exports, for transparent mode
+	Conflicts []string       // announcements refused, and why
 	HA        []HAGroup // remote sites served by several gateways
 }
 
@@ -60,7 +61,7 @@ func Compute(ctx context.Context, cfg *configs.Config, resolve Resolver, v View)
 	for k, n := range r.names {
 		d.Names[k] = n
 	}
-	d.Projects, d.Conflicts, d.HA = r.projects, r.conflicts, r.ha
+	d.Projects, d.Exports, d.Conflicts, d.HA = r.projects, r.exports, r.conflicts, r.ha
 	return d, warnings
 }
 

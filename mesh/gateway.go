@@ -51,6 +51,7 @@ type Gateway struct {
 	warnings []string
 	synced   time.Time
 	failover map[string]failoverCount // by HA site
+	users    []userMember             // member users, resolved at the last apply
 }
 
 type failoverCount struct {
@@ -102,6 +103,11 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 		return nil, err
 	} else if n > 0 {
 		log.Info("removed stale routes from an earlier run", "count", n)
+	}
+	if n, err := routing.FlushRules(); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("removed stale rules from an earlier run", "count", n)
 	}
 	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
 	g.bg, g.stopBg = context.WithCancel(context.Background())
@@ -231,15 +237,27 @@ func (g *Gateway) Sync(ctx context.Context) error {
 func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	v := g.view()
 	d, warnings := Compute(ctx, cfg, g.resolve, v)
+	users, err := userMembers(cfg)
+	if err != nil {
+		return err
+	}
 	policy := PacketPolicy(cfg, g.mtu)
 	policy.Routes = append(policy.Routes, d.Projects...)
+	for _, u := range users {
+		policy.Members = append(policy.Members, nat.MemberRule{Project: u.project, Source: netip.PrefixFrom(u.addr, 32)})
+	}
+	transparent, tw := transparentRoutes(cfg, d.Exports, policy.Routes)
+	policy.Transparent, warnings = transparent, append(warnings, tw...)
 	table, err := nat.Compile(policy)
 	if err != nil {
 		return fmt.Errorf("packet rules: %w", err)
 	}
-	g.cfg = cfg
+	routes, rules := kernelPolicy(cfg, d.Routes, policy, users)
+	g.cfg, g.users = cfg, users
 	for _, w := range warnings {
-		g.log.Warn(w)
+		if !slices.Contains(g.warnings, w) {
+			g.log.Warn(w)
+		}
 	}
 	for _, c := range d.Conflicts {
 		if !slices.Contains(g.desired.Conflicts, c) {
@@ -250,7 +268,12 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	if err := g.dev.SetPeers(d.Peers); err != nil {
 		return err
 	}
-	diff, err := routing.Sync(g.dev.Name(), d.Routes)
+	diff, err := routing.Sync(g.dev.Name(), routes)
+	if rd, rerr := routing.SyncRules(rules); rerr != nil {
+		err = errors.Join(err, rerr)
+	} else if rd.Added+rd.Removed > 0 {
+		g.log.Info("rules synced", "added", rd.Added, "removed", rd.Removed)
+	}
 	if c := g.cloud.Load(); c != nil {
 		settling := time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond
 		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settling, g.sites.down()), g.knownENIs()})
@@ -341,6 +364,7 @@ func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
 	err := g.apply(ctx, cfg)
 	g.mu.Unlock()
 	if err == nil && g.members != nil {
+		g.publish(false) // members may have changed
 		err = g.loadRevocations(cfg)
 	}
 	return err
@@ -378,5 +402,6 @@ func (g *Gateway) Close() error {
 	g.stopGossip()
 	g.dev.Close()
 	_, err := routing.Flush()
-	return err
+	_, rerr := routing.FlushRules()
+	return errors.Join(err, rerr)
 }

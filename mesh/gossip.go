@@ -225,16 +225,33 @@ func (g *Gateway) endpoints(m *membership) []netip.AddrPort {
 
 // records are the member records this gateway publishes: its sites'
 // member sources, by wire address.
-func memberClaims(cfg *configs.Config) []discovery.Member {
+func memberClaims(cfg *configs.Config, users []userMember) []discovery.Member {
 	var out []discovery.Member
+	add := func(m discovery.Member) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
 	for _, s := range cfg.Sites {
 		for _, m := range s.Members {
 			for _, src := range m.Sources {
-				out = append(out, discovery.Member{Site: s.Name, Project: m.Project, Wire: wireOf(s, src)})
+				add(discovery.Member{Site: s.Name, Project: m.Project, Wire: wireOf(s, src)})
+			}
+		}
+		for _, u := range users {
+			if u.site == s.Name {
+				add(discovery.Member{Site: s.Name, Project: u.project, Wire: wireOf(s, netip.PrefixFrom(u.addr, 32))})
 			}
 		}
 	}
 	return out
+}
+
+// memberUsers are the member users as the last apply resolved them.
+func (g *Gateway) memberUsers() []userMember {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.users
 }
 
 // wireOf is a local source prefix as it appears on the wire: translated
@@ -467,7 +484,7 @@ func (g *Gateway) publish(leaving bool) {
 // unknown as one until something else changed.
 func (g *Gateway) record(m *membership, leaving bool) discovery.Record {
 	cfg := g.config()
-	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(cfg), Leaving: leaving, Relay: cfg.Node.Relay}
+	rec := discovery.Record{Endpoints: g.endpoints(m), Members: memberClaims(cfg, g.memberUsers()), Leaving: leaving, Relay: cfg.Node.Relay}
 	if !m.public {
 		rec.Local = localCandidates(g.dev.Name(), cfg.Node.ListenPort)
 	}

@@ -38,6 +38,7 @@ type remote struct {
 	peers     []tunnel.Peer
 	routes    []routing.Route
 	projects  []nat.ProjectRoute
+	exports   []remoteExport // what transparent mode may offer
 	names     map[tunnel.Key]string
 	conflicts []string
 	ha        []HAGroup
@@ -50,6 +51,7 @@ type claim struct {
 	priority   int
 	project    string
 	wire       netip.Prefix
+	real       netip.Prefix // of an export; invalid for a member prefix
 }
 
 // fromView turns the other gateways into peers, routes and project routes.
@@ -107,6 +109,9 @@ func fromView(cfg *configs.Config, v View) remote {
 				r.routes = append(r.routes, routing.Route{Dst: c.wire})
 			}
 			r.projects = append(r.projects, nat.ProjectRoute{Project: c.project, Wire: c.wire})
+			if c.real.IsValid() && c.real != c.wire {
+				r.exports = append(r.exports, remoteExport{c.project, c.real, c.wire})
+			}
 		}
 		r.peers = append(r.peers, p)
 		r.names[key] = n.Name
@@ -170,11 +175,11 @@ func claimsOf(n *discovery.Node, down bool) []claim {
 	failed := func(site string) bool { return down || slices.Contains(n.SitesDown, site) }
 	for _, s := range n.Sites {
 		for _, e := range s.Exports {
-			cs = append(cs, claim{n.Name, s.Name, failed(s.Name), s.Priority, e.Project, e.Wire.Masked()})
+			cs = append(cs, claim{n.Name, s.Name, failed(s.Name), s.Priority, e.Project, e.Wire.Masked(), e.CIDR.Masked()})
 		}
 	}
 	for _, m := range n.Members {
-		cs = append(cs, claim{n.Name, m.Site, failed(m.Site), 0, m.Project, m.Wire.Masked()})
+		cs = append(cs, claim{n.Name, m.Site, failed(m.Site), 0, m.Project, m.Wire.Masked(), netip.Prefix{}})
 	}
 	return cs
 }

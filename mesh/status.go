@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vpcmesh/vpcmesh/discovery"
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
@@ -159,11 +161,16 @@ func (g *Gateway) Status() (Status, error) {
 		st.Peers = append(st.Peers, ps)
 	}
 	slices.SortFunc(st.Peers, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	// A prefix counts as routed once it is in any table through the mesh
+	// (main, or its projects'); the unreachable twins route nothing.
 	routes, err := routing.Owned()
 	for _, r := range routes {
-		st.Routes = append(st.Routes, r.Dst.String())
+		if r.Type != unix.RTN_UNREACHABLE {
+			st.Routes = append(st.Routes, r.Dst.String())
+		}
 	}
 	slices.Sort(st.Routes)
+	st.Routes = slices.Compact(st.Routes)
 	st.RouteTable = routeTable(d.Routes, d.Peers, d.Names, policy.Routes, st.Routes)
 	st.Projects = projectTable(policy)
 	return st, err
