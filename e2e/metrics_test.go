@@ -14,9 +14,10 @@ import (
 	"github.com/vpcmesh/vpcmesh/e2e/scenario"
 )
 
-// The Prometheus endpoint reports what happened: the ACL drop counter
-// rises by exactly the packets a non-member sent, and the peer a member
-// used is up.
+// The Prometheus endpoint reports what happened: a non-member's pings are
+// refused by the kernel (no route of any project) and never reach the
+// packet path, whose counters do not move; a member's pings pass it, out
+// and back, exactly as many as were sent; the peer it used is up.
 func TestMetricsMatchWhatHappened(t *testing.T) {
 	l, ctx := newLab(t)
 	o, err := scenario.BuildOverlap(l, vpcmeshBin)
@@ -28,18 +29,37 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	gw := o.Office.Gateway
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return o.PCA.Ping(ctx, scenario.HostAWire) }))
 
+	const sent = 5
+	ping := func(pc *lab.NS) (string, error) {
+		return pc.Exec(ctx, "ping", "-n", "-c", strconv.Itoa(sent), "-i", "0.2", "-W", "1", scenario.HostAWire)
+	}
 	before, err := scrape(gw, addr)
 	must(t, err)
-	const sent = 5
-	if _, err := o.PCX.Exec(ctx, "ping", "-n", "-q", "-c", strconv.Itoa(sent), "-i", "0.2", "-W", "1", scenario.HostAWire); err == nil {
+	out, err := ping(o.PCX)
+	if err == nil {
 		t.Fatal("pc-x, in no project, was answered")
+	}
+	if !strings.Contains(out, "From "+o.Office.GatewayIP+" icmp_seq=1 Destination Host Unreachable") {
+		t.Errorf("pc-x got no unreachable from the gateway:\n%s", out)
+	}
+	between, err := scrape(gw, addr)
+	must(t, err)
+	if _, err := ping(o.PCA); err != nil {
+		t.Fatalf("pc-a (alpha) → host-a: %v", err)
 	}
 	after, err := scrape(gw, addr)
 	must(t, err)
 
-	drops := `vpcmesh_packets_total{direction="outbound",verdict="dropped_acl"}`
-	if got := after[drops] - before[drops]; got != sent {
-		t.Errorf("%s rose by %v, want %d (the pings pc-x sent)", drops, got, sent)
+	for _, dir := range []string{"outbound", "inbound"} {
+		passed := fmt.Sprintf(`vpcmesh_packets_total{direction=%q,verdict="passed"}`, dir)
+		acl := fmt.Sprintf(`vpcmesh_packets_total{direction=%q,verdict="dropped_acl"}`, dir)
+		if between[passed] != before[passed] || between[acl] != before[acl] {
+			t.Errorf("pc-x's pings reached the packet path: %s %v → %v, %s %v → %v", passed, before[passed], between[passed], acl, before[acl], between[acl])
+		}
+		if got := after[passed] - between[passed]; got != sent {
+			t.Errorf("%s rose by %v while pc-a pinged, want %d", passed, got, sent)
+		}
+		t.Logf("%s: %v before, %v after pc-x's pings, %v after pc-a's", passed, before[passed], between[passed], after[passed])
 	}
 	for _, m := range []string{`vpcmesh_peer_up{peer="gw-a"}`, `vpcmesh_status_up`} {
 		if after[m] != 1 {
@@ -49,7 +69,6 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	if after[`vpcmesh_peers`] != 2 || after[`vpcmesh_routes`] == 0 {
 		t.Errorf("peers %v, routes %v; want 2 peers and some routes", after[`vpcmesh_peers`], after[`vpcmesh_routes`])
 	}
-	t.Logf("%s: %v → %v; peer_up gw-a %v", drops, before[drops], after[drops], after[`vpcmesh_peer_up{peer="gw-a"}`])
 }
 
 // scrape fetches /metrics from inside ns and returns every sample by its

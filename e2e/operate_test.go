@@ -68,8 +68,20 @@ func TestRoutesJSONMatchesTheKernel(t *testing.T) {
 	if len(wantProjects) > 0 {
 		t.Errorf("status lacks projects %v: %+v", wantProjects, st.Projects)
 	}
-	// Deleted by hand: the gateway puts it back and routes shows it again.
-	_, err = gw.Exec(ctx, "ip", "route", "del", scenario.VPCAWire)
+	// Deleted by hand from alpha's table: the gateway puts it back and
+	// routes shows it again.
+	out, err := gw.Exec(ctx, "ip", "-4", "route", "show", "table", "all", "proto", "118", scenario.VPCAWire)
+	must(t, err)
+	table := ""
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[0] == scenario.VPCAWire && f[1] == "dev" {
+			table = f[slices.Index(f, "table")+1]
+		}
+	}
+	if table == "" {
+		t.Fatalf("%s is in no project table:\n%s", scenario.VPCAWire, out)
+	}
+	_, err = gw.Exec(ctx, "ip", "route", "del", scenario.VPCAWire, "table", table)
 	must(t, err)
 	must(t, lab.Eventually(ctx, 5*time.Second, func() error {
 		for _, r := range routes() {

@@ -73,7 +73,11 @@ func routesOf(ctx context.Context, ns *lab.NS) ([]string, error) {
 	}
 	var dsts []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "unreachable" {
+			f = f[1:] // a non-member's twin of a project's route
+		}
+		if len(f) > 0 {
 			dsts = append(dsts, f[0])
 		}
 	}
