@@ -25,7 +25,7 @@ type Desired struct {
 	Projects  []nat.ProjectRoute
 	Exports   []remoteExport // remote mapped exports, for transparent mode
 	Conflicts []string       // announcements refused, and why
-	HA        []HAGroup // remote sites served by several gateways
+	HA        []HAGroup      // remote sites served by several gateways
 }
 
 // Resolver turns a configured "host:port" into an address.
