@@ -61,6 +61,9 @@ type ProjectStatus struct {
 	Project string   `json:"project"`
 	Routes  []string `json:"routes"`
 	Members []string `json:"members"`
+	// Transparent are the remote VPCs its single-project members reach at
+	// their real prefixes: "real → wire".
+	Transparent []string `json:"transparent,omitempty"`
 }
 
 // projectTable lists the projects of the packet rules.
@@ -84,10 +87,15 @@ func projectTable(policy nat.Config) []ProjectStatus {
 			ps.Members = append(ps.Members, s)
 		}
 	}
+	for _, tr := range policy.Transparent {
+		ps := get(tr.Project)
+		ps.Transparent = append(ps.Transparent, tr.Real.String()+" → "+tr.Wire.String())
+	}
 	out := make([]ProjectStatus, 0, len(by))
 	for _, ps := range by {
 		slices.Sort(ps.Routes)
 		slices.Sort(ps.Members)
+		slices.Sort(ps.Transparent)
 		out = append(out, *ps)
 	}
 	slices.SortFunc(out, func(a, b ProjectStatus) int { return strings.Compare(a.Project, b.Project) })

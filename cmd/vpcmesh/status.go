@@ -136,6 +136,9 @@ func printStatus(w io.Writer, st mesh.Status) {
 	}
 	for _, p := range st.Projects {
 		fmt.Fprintf(w, "project %s: reaches %s; members here %s\n", p.Project, orDash(strings.Join(p.Routes, ", ")), orDash(strings.Join(p.Members, ", ")))
+		if len(p.Transparent) > 0 {
+			fmt.Fprintf(w, "project %s: its members alone reach %s at real addresses\n", p.Project, strings.Join(p.Transparent, ", "))
+		}
 	}
 	for _, h := range st.HA {
 		fmt.Fprintf(w, "HA site %s: active %s of %s; %d failovers", h.Site, orDash(h.Active), strings.Join(h.Members, ", "), h.Failovers)

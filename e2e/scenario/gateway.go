@@ -64,10 +64,12 @@ type EC2Spec struct {
 // set.
 type ExportSpec struct{ Project, CIDR, Mapped string }
 
-// MemberSpec lets Sources use Project's routes.
+// MemberSpec lets Sources, and the unix Users of the gateway, use
+// Project's routes.
 type MemberSpec struct {
 	Project string
 	Sources []string
+	Users   []string
 }
 
 // PeerSpec is a static peer in a gateway's config.
@@ -194,6 +196,9 @@ mapped = "{{.Mapped}}"
 [[site.member]]
 project = "{{.Project}}"
 sources = {{q .Sources}}
+{{- if .Users}}
+users = {{q .Users}}
+{{- end}}
 {{end}}
 {{- range .Peers}}
 [[peer]]

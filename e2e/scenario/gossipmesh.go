@@ -40,6 +40,10 @@ type GossipSiteSpec struct {
 	ValidFor time.Duration // of its certificate; 0: a day
 	Project  string        // its LAN is exported to this project; "": "lab"
 	Relay    bool          // the gateway relays for others; needs a public side
+	Mapped   string        // the export's wire prefix; "": unmapped
+	// MeshRoutes are what the site's router sends to the gateway; nil:
+	// 10.0.0.0/8, where every gossip-mesh LAN lies.
+	MeshRoutes []string
 }
 
 // gossipSites is the reference six-site mesh: every LAN in 10.0.0.0/8 and
@@ -82,7 +86,10 @@ func AddGossipSite(l *lab.Lab, bin string, trust *Trust, s GossipSiteSpec) (*Gos
 	spec := lab.SiteSpec{Name: s.Name, NAT: s.NAT, PublicIP: s.Public, LAN: s.LAN,
 		Hosts: map[string]string{"h": s.Host}}
 	if s.NAT != lab.NATNone {
-		spec.MeshRoutes = []string{"10.0.0.0/8"}
+		spec.MeshRoutes = s.MeshRoutes
+		if spec.MeshRoutes == nil {
+			spec.MeshRoutes = []string{"10.0.0.0/8"}
+		}
 	}
 	site, err := l.AddSite(spec)
 	if err != nil {
@@ -94,7 +101,7 @@ func AddGossipSite(l *lab.Lab, bin string, trust *Trust, s GossipSiteSpec) (*Gos
 		project = "lab"
 	}
 	g := GatewaySpec{Name: s.Name + "-gw", NS: site.Gateway, Overlay: s.Overlay,
-		SiteName: s.Name, CIDRs: []string{s.LAN}, Exports: []ExportSpec{{Project: project, CIDR: s.LAN}},
+		SiteName: s.Name, CIDRs: []string{s.LAN}, Exports: []ExportSpec{{Project: project, CIDR: s.LAN, Mapped: s.Mapped}},
 		Trust: trust, Join: []string{s.Join}, ValidFor: s.ValidFor, Relay: s.Relay}
 	if gs.Public {
 		g.PublicEndpoint = s.Public + ":51820"

@@ -67,7 +67,7 @@ func BuildOverlap(l *lab.Lab, bin string) (*Overlap, error) {
 	// its own project.
 	if o.OfficeGW, err = NewGateway(l, bin, GatewaySpec{Name: "office-gw", NS: o.Office.Gateway,
 		Overlay: OfficeGWMesh, SiteName: "office", CIDRs: []string{OfficeLAN},
-		Members: []MemberSpec{{"alpha", []string{PCA + "/32"}}, {"beta", []string{PCB + "/32"}}},
+		Members: []MemberSpec{{Project: "alpha", Sources: []string{PCA + "/32"}}, {Project: "beta", Sources: []string{PCB + "/32"}}},
 	}); err != nil {
 		return nil, err
 	}
