@@ -60,7 +60,7 @@ type Gossip struct {
 
 	mu      sync.Mutex
 	records map[string]*Node  // newest verified record per node, own included
-	revs    *cert.Revocations // newest verified revocation list, or nil
+	revs    revocationLists // newest verified list of each issuer
 	refused map[string]uint64
 	bytes   Traffic
 	// What repair knows of members without a record: when first seen so,
@@ -311,7 +311,7 @@ func (g *Gossip) Nodes() []*Node {
 	for _, m := range members {
 		n := g.records[m.Name]
 		switch {
-		case m.Name == g.name || n == nil || n.Leaving || now.After(n.NotAfter) || g.revs.RevokesAny(n.Fingerprints):
+		case m.Name == g.name || n == nil || n.Leaving || now.After(n.NotAfter) || g.revs.revoke(n.Fingerprints):
 			continue
 		case m.State != memberlist.StateAlive && m.State != memberlist.StateSuspect:
 			continue
@@ -461,27 +461,45 @@ func (g *Gossip) Revoked(n *Node) bool { return g.revoked(n) }
 func (g *Gossip) revoked(n *Node) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.revs.RevokesAny(n.Fingerprints)
+	return g.revs.revoke(n.Fingerprints)
 }
 
-// SetRevocations takes a revocation list when the root signed it for this
-// mesh and it is newer than the one held, and spreads it. It reports
-// whether the list was taken.
+// revocationLists are the lists held, by issuer: the root's and each
+// project authority's.
+type revocationLists map[string]*cert.Revocations
+
+func (l revocationLists) revoke(fingerprints []string) bool {
+	for _, r := range l {
+		if r.RevokesAny(fingerprints) {
+			return true
+		}
+	}
+	return false
+}
+
+// SetRevocations takes a revocation list when the root, or an authority
+// the root certified, signed it for this mesh and it is newer than the
+// one held from the same issuer, and spreads it. It reports whether the
+// list was taken.
 func (g *Gossip) SetRevocations(r *cert.Revocations) (bool, error) {
-	if err := g.cfg.Root.VerifyRevocations(r, g.cfg.Identity.Leaf().Body.Mesh); err != nil {
+	if err := g.cfg.Root.VerifyRevocationsAt(r, g.cfg.Identity.Leaf().Body.Mesh, g.cfg.Now()); err != nil {
 		return false, err
 	}
 	g.mu.Lock()
-	newer := g.revs == nil || r.Body.Serial > g.revs.Body.Serial
+	old := g.revs[r.Body.Issuer]
+	newer := old == nil || r.Body.Serial > old.Body.Serial
 	if newer {
-		g.revs = r
+		if g.revs == nil {
+			g.revs = revocationLists{}
+		}
+		g.revs[r.Body.Issuer] = r
 	}
 	g.mu.Unlock()
 	if !newer {
 		return false, nil
 	}
 	msg := append([]byte{msgRevocations}, r.Marshal()...)
-	g.queue.QueueBroadcast(revocationBroadcast{msg})
+	g.queue.QueueBroadcast(revocationBroadcast{r.Body.Issuer, msg})
 	go g.flood(msg)
 	if g.cfg.OnRevocations != nil {
 		g.cfg.OnRevocations(r)
@@ -505,11 +523,25 @@ func (g *Gossip) flood(msg []byte) {
 	}
 }
 
-// Revocations is the newest revocation list held, or nil.
-func (g *Gossip) Revocations() *cert.Revocations {
+// Revocations are the newest revocation list of each issuer held, the
+// root's first, then by issuer.
+func (g *Gossip) Revocations() []*cert.Revocations {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.revs
+	out := make([]*cert.Revocations, 0, len(g.revs))
+	for _, r := range g.revs {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *cert.Revocations) int {
+		switch rootA, rootB := a.Body.Authority == nil, b.Body.Authority == nil; {
+		case rootA && !rootB:
+			return -1
+		case rootB && !rootA:
+			return 1
+		}
+		return strings.Compare(a.Body.Issuer, b.Body.Issuer)
+	})
+	return out
 }
 
 // takeRevocations handles a list that arrived by gossip.
@@ -612,8 +644,8 @@ func (d *delegate) LocalState(join bool) []byte {
 	for _, n := range g.records {
 		put(msgRecord, n.Encoded)
 	}
-	if g.revs != nil {
-		put(msgRevocations, g.revs.Marshal())
+	for _, r := range g.revs {
+		put(msgRevocations, r.Marshal())
 	}
 	g.bytes.StateBytesOut += uint64(b.Len())
 	return b.Bytes()
@@ -676,12 +708,16 @@ func (b recordBroadcast) Name() string    { return b.n.Name }
 func (b recordBroadcast) Message() []byte { return b.msg }
 func (b recordBroadcast) Finished()       {}
 
-// revocationBroadcast is a revocation list; a newer one replaces it.
-type revocationBroadcast struct{ msg []byte }
+// revocationBroadcast is a revocation list; a newer one of the same
+// issuer replaces it.
+type revocationBroadcast struct {
+	issuer string
+	msg    []byte
+}
 
 func (b revocationBroadcast) Invalidates(o memberlist.Broadcast) bool {
-	_, ok := o.(revocationBroadcast)
-	return ok
+	ob, ok := o.(revocationBroadcast)
+	return ok && ob.issuer == b.issuer
 }
 func (b revocationBroadcast) Message() []byte { return b.msg }
 func (b revocationBroadcast) Finished()       {}

@@ -351,13 +351,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
 		return err
 	}
 	// A revocation list that does not verify rejects the reload whole.
-	if g.members != nil && cfg.Mesh.RevocationsFile != "" {
-		r, err := cert.ReadRevocationsFile(cfg.Mesh.RevocationsFile)
-		if err == nil {
-			err = g.members.root.VerifyRevocations(r, cfg.Mesh.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("mesh.revocations_file: %w", err)
+	if g.members != nil {
+		if err := checkRevocationsFile(cfg, g.members.root); err != nil {
+			return err
 		}
 	}
 	g.mu.Lock()

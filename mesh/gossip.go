@@ -123,16 +123,26 @@ func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, c
 	case !slices.Equal(b.SigningKey, key.Public().(ed25519.PublicKey)):
 		return nil, root, fmt.Errorf("node.certificate_file %s binds another signing key than node.signing_key_file's", cfg.Node.CertificateFile)
 	}
-	if f := cfg.Mesh.RevocationsFile; f != "" {
-		r, err := cert.ReadRevocationsFile(f)
-		if err == nil {
-			err = root.VerifyRevocations(r, cfg.Mesh.Name)
-		}
-		if err != nil {
-			return nil, root, fmt.Errorf("mesh.revocations_file: %w", err)
-		}
+	if err := checkRevocationsFile(cfg, root); err != nil {
+		return nil, root, err
 	}
 	return &discovery.Identity{Chain: chain, Key: key}, root, nil
+}
+
+// checkRevocationsFile verifies every list of mesh.revocations_file: one
+// that does not verify stops a start or a reload before any change.
+func checkRevocationsFile(cfg *configs.Config, root cert.Root) error {
+	if cfg.Mesh.RevocationsFile == "" {
+		return nil
+	}
+	lists, err := cert.ReadRevocationsFiles(cfg.Mesh.RevocationsFile)
+	for i := 0; err == nil && i < len(lists); i++ {
+		err = root.VerifyRevocations(lists[i], cfg.Mesh.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("mesh.revocations_file: %w", err)
+	}
+	return nil
 }
 
 const revocationsFile = "revocations.pem"
@@ -145,12 +155,12 @@ func (g *Gateway) loadRevocations(cfg *configs.Config) error {
 		paths = append(paths, cfg.Mesh.RevocationsFile)
 	}
 	for i, p := range paths {
-		r, err := cert.ReadRevocationsFile(p)
+		lists, err := cert.ReadRevocationsFiles(p)
 		if i == 0 && errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err == nil {
-			_, err = g.members.gossip.SetRevocations(r)
+		for j := 0; err == nil && j < len(lists); j++ {
+			_, err = g.members.gossip.SetRevocations(lists[j])
 		}
 		if err != nil {
 			return fmt.Errorf("revocation list %s: %w", p, err)
@@ -159,13 +169,18 @@ func (g *Gateway) loadRevocations(cfg *configs.Config) error {
 	return nil
 }
 
-// keepRevocations saves a newer list gossip took, so a restart keeps it.
+// keepRevocations saves the lists held when gossip took a newer one, so a
+// restart keeps them.
 func (g *Gateway) keepRevocations(r *cert.Revocations) {
-	g.log.Info("revocation list taken", "serial", r.Body.Serial, "revoked", len(r.Body.Revoked))
+	by := "the mesh root"
+	if a, err := r.AuthorityCert(); err == nil && a != nil {
+		by = "authority " + a.Body.Name
+	}
+	g.log.Info("revocation list taken", "by", by, "serial", r.Body.Serial, "revoked", len(r.Body.Revoked))
 	dir := g.config().Node.StateDir
 	err := os.MkdirAll(dir, 0o700)
-	if err == nil {
-		err = cert.WriteRevocationsFile(filepath.Join(dir, revocationsFile), r)
+	if err == nil && g.members != nil {
+		err = cert.WriteRevocationsFiles(filepath.Join(dir, revocationsFile), g.members.gossip.Revocations())
 	}
 	if err != nil {
 		g.log.Warn("revocation list not saved", "err", err)

@@ -80,6 +80,20 @@ func TestCAAuthority(t *testing.T) {
 	if _, errOut, code := run(t, bin, "ca", "sign", "--authority", authDir, "--root-key", filepath.Join(caDir, "root.key"), "-c", config); code != exitUsage {
 		t.Errorf("both --authority and --root-key: exit %d, want %d\n%s", code, exitUsage, errOut)
 	}
+
+	// The authority revokes the gateway it signed, without the root key;
+	// a gateway the root signed is not its to revoke.
+	list := filepath.Join(dir, "alpha-revoked.pem")
+	out = mustRun("ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, filepath.Join(gwDir, "gateway.crt"))
+	if !strings.Contains(out, `revoked gateway "vpc-c-gw"`) || !strings.Contains(out, `revocation list 1 of mesh "acme" by authority "alpha-ca", 1 certificates`) {
+		t.Errorf("ca revoke --authority output:\n%s", out)
+	}
+	rootSigned := filepath.Join(gwDir, "root-signed.crt")
+	mustRun("ca", "sign", "--root-key", filepath.Join(caDir, "root.key"), "-c", config, "-o", rootSigned)
+	if _, errOut, code := run(t, bin, "ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, rootSigned); code != exitFailure ||
+		!strings.Contains(errOut, `gateway "vpc-c-gw" was not signed by authority "alpha-ca": only its issuer or the mesh root can revoke it`) {
+		t.Errorf("authority revoking a root-signed gateway: exit %d\n%s", code, errOut)
+	}
 }
 
 // ca revoke signs a list of certificates; --list keeps the earlier entries
@@ -100,11 +114,11 @@ func TestCARevoke(t *testing.T) {
 	}
 	first, second := filepath.Join(dir, "r1.pem"), filepath.Join(dir, "r2.pem")
 	out, errOut, code := run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme", "-o", first, certFile)
-	if code != 0 || !strings.Contains(out, `revoked gateway "vpc-a-gw"`) || !strings.Contains(out, "revocation list 1 of mesh \"acme\", 1 certificates") {
+	if code != 0 || !strings.Contains(out, `revoked gateway "vpc-a-gw"`) || !strings.Contains(out, "revocation list 1 of mesh \"acme\" by root key") {
 		t.Fatalf("revoke: exit %d\n%s%s", code, out, errOut)
 	}
 	out, _, code = run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--list", first, "-o", second, certFile)
-	if code != 0 || !strings.Contains(out, "revocation list 2 of mesh \"acme\", 1 certificates") {
+	if code != 0 || !strings.Contains(out, "revocation list 2 of mesh \"acme\" by root key") {
 		t.Errorf("revoke --list: exit %d\n%s", code, out)
 	}
 	if _, errOut, code := run(t, bin, "ca", "revoke", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "other", "-o", second, certFile); code != exitFailure || !strings.Contains(errOut, `of mesh "acme", not "other"`) {

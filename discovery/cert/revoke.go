@@ -15,8 +15,11 @@ import (
 )
 
 // A revocation list names certificates no gateway may accept any more, by
-// fingerprint. The mesh root signs it; a newer list (a higher serial)
-// replaces an older one as it spreads by gossip.
+// fingerprint. The mesh root signs one for the whole mesh; a project
+// authority signs one for the gateways it certified, and it revokes no
+// others (DESIGN §5, Authority): a project removes its own gateways without
+// the network admin. Each issuer's newer list (a higher serial) replaces
+// its older one as it spreads by gossip.
 
 // RevocationsPEMType is the PEM block type of a revocation list file.
 const RevocationsPEMType = "VPCMESH REVOCATIONS"
@@ -31,7 +34,11 @@ type RevocationBody struct {
 	Serial  uint64    `json:"serial"` // higher replaces lower
 	Issued  time.Time `json:"issued"`
 	Revoked []string  `json:"revoked"` // Fingerprint of each revoked certificate
-	Issuer  string    `json:"issuer"`  // KeyID of the root
+	Issuer  string    `json:"issuer"`  // KeyID of the root or of the authority
+	// Authority is the issuing authority's certificate (signed by the
+	// root), absent on the root's list: it lets any gateway check the list
+	// with the root key alone, and bounds what the list revokes.
+	Authority []byte `json:"authority,omitempty"`
 }
 
 // Revocations is a signed revocation list.
@@ -50,11 +57,25 @@ func Fingerprint(c *Cert) string {
 
 // SignRevocations signs b with the root key.
 func SignRevocations(b RevocationBody, root ed25519.PrivateKey) (*Revocations, error) {
-	if len(root) != ed25519.PrivateKeySize {
-		return nil, errors.New("sign revocations: root private key of the wrong size")
+	return signRevocations(b, root)
+}
+
+// SignAuthorityRevocations signs b as the project authority whose
+// certificate is authority and private key key.
+func SignAuthorityRevocations(b RevocationBody, authority *Cert, key ed25519.PrivateKey) (*Revocations, error) {
+	if authority.Body.Kind != KindAuthority || !authority.Body.SigningKey.Equal(key.Public()) {
+		return nil, errors.New("sign revocations: not the key of that authority certificate")
+	}
+	b.Authority = authority.Marshal()
+	return signRevocations(b, key)
+}
+
+func signRevocations(b RevocationBody, key ed25519.PrivateKey) (*Revocations, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, errors.New("sign revocations: private key of the wrong size")
 	}
 	b.Version = Version
-	b.Issuer = KeyID(root.Public().(ed25519.PublicKey))
+	b.Issuer = KeyID(key.Public().(ed25519.PublicKey))
 	b.Issued = b.Issued.UTC().Truncate(time.Second)
 	b.Revoked = slices.Compact(slices.Sorted(slices.Values(b.Revoked)))
 	if b.Mesh == "" || b.Serial == 0 {
@@ -64,7 +85,7 @@ func SignRevocations(b RevocationBody, root ed25519.PrivateKey) (*Revocations, e
 	if err != nil {
 		return nil, err
 	}
-	return &Revocations{Body: b, Raw: raw, Signature: ed25519.Sign(root, append([]byte(revokeDomain), raw...))}, nil
+	return &Revocations{Body: b, Raw: raw, Signature: ed25519.Sign(key, append([]byte(revokeDomain), raw...))}, nil
 }
 
 // Marshal is the list's encoding: {"body":RAW,"sig":"BASE64"}.
@@ -91,18 +112,47 @@ func ParseRevocations(data []byte) (*Revocations, error) {
 	return r, nil
 }
 
-// VerifyRevocations checks that the root signed the list for mesh.
+// VerifyRevocations checks that the root, or an authority the root
+// certified and valid now, signed the list for mesh.
 func (root Root) VerifyRevocations(r *Revocations, mesh string) error {
-	if want := KeyID(root.Key); r.Body.Issuer != want {
-		return fmt.Errorf("revocation list: %w: issued by key %s, the mesh root is %s", ErrUnknownIssuer, r.Body.Issuer, want)
+	return root.VerifyRevocationsAt(r, mesh, time.Now())
+}
+
+// VerifyRevocationsAt is VerifyRevocations at time now.
+func (root Root) VerifyRevocationsAt(r *Revocations, mesh string, now time.Time) error {
+	key, who := root.Key, "the mesh root"
+	if r.Body.Authority != nil {
+		a, err := r.AuthorityCert()
+		if err == nil {
+			_, err = root.Verify([]*Cert{a}, now)
+		}
+		if err == nil && a.Body.Kind != KindAuthority {
+			err = fmt.Errorf("%w: signed by %s %q, which is no authority", ErrConstraint, a.Body.Kind, a.Body.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("revocation list: its authority: %w", err)
+		}
+		key, who = a.Body.SigningKey, fmt.Sprintf("authority %q", a.Body.Name)
 	}
-	if len(r.Signature) != ed25519.SignatureSize || !ed25519.Verify(root.Key, append([]byte(revokeDomain), r.Raw...), r.Signature) {
+	if want := KeyID(key); r.Body.Issuer != want {
+		return fmt.Errorf("revocation list: %w: issued by key %s, %s has %s", ErrUnknownIssuer, r.Body.Issuer, who, want)
+	}
+	if len(r.Signature) != ed25519.SignatureSize || !ed25519.Verify(key, append([]byte(revokeDomain), r.Raw...), r.Signature) {
 		return fmt.Errorf("revocation list: %w", ErrBadSignature)
 	}
 	if r.Body.Mesh != mesh {
 		return fmt.Errorf("revocation list: %w: for mesh %q, not %q", ErrConstraint, r.Body.Mesh, mesh)
 	}
 	return nil
+}
+
+// AuthorityCert is the certificate of the authority that signed the list;
+// nil, nil for the root's list.
+func (r *Revocations) AuthorityCert() (*Cert, error) {
+	if r.Body.Authority == nil {
+		return nil, nil
+	}
+	return Parse(r.Body.Authority)
 }
 
 // Revokes says whether any certificate of chain is on the list.
@@ -114,9 +164,13 @@ func (r *Revocations) Revokes(chain []*Cert) bool {
 	return r.RevokesAny(fps)
 }
 
-// RevokesAny says whether any of the fingerprints is on the list.
+// RevokesAny says whether any of the fingerprints, those of one chain, is
+// on the list. An authority's list revokes only in chains it signed.
 func (r *Revocations) RevokesAny(fingerprints []string) bool {
 	if r == nil {
+		return false
+	}
+	if a, err := r.AuthorityCert(); err != nil || a != nil && !slices.Contains(fingerprints, Fingerprint(a)) {
 		return false
 	}
 	for _, fp := range fingerprints {
@@ -144,9 +198,43 @@ func ReadRevocationsFile(path string) (*Revocations, error) {
 	return r, nil
 }
 
+// ReadRevocationsFiles reads a file of one or more PEM revocation lists
+// (the root's and authorities'); it does not verify them.
+func ReadRevocationsFiles(path string) ([]*Revocations, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("revocation list: %w", err)
+	}
+	var out []*Revocations
+	for len(bytes.TrimSpace(data)) > 0 {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil || block.Type != RevocationsPEMType {
+			return nil, fmt.Errorf("%s: %w: want %q PEM blocks only", path, ErrMalformed, RevocationsPEMType)
+		}
+		r, err := ParseRevocations(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: list %d: %w", path, len(out)+1, err)
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w: no %q PEM block", path, ErrMalformed, RevocationsPEMType)
+	}
+	return out, nil
+}
+
 // WriteRevocationsFile writes the list as PEM, atomically.
 func WriteRevocationsFile(path string, r *Revocations) error {
-	data := pem.EncodeToMemory(&pem.Block{Type: RevocationsPEMType, Bytes: r.Marshal()})
+	return WriteRevocationsFiles(path, []*Revocations{r})
+}
+
+// WriteRevocationsFiles writes several lists into one PEM file, atomically.
+func WriteRevocationsFiles(path string, lists []*Revocations) error {
+	var data []byte
+	for _, r := range lists {
+		data = append(data, pem.EncodeToMemory(&pem.Block{Type: RevocationsPEMType, Bytes: r.Marshal()})...)
+	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err

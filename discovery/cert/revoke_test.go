@@ -73,3 +73,50 @@ func FuzzParseRevocations(f *testing.F) {
 		}
 	})
 }
+
+// A project authority's list verifies with the root key alone and revokes
+// the gateways that authority signed, and no others, whatever it names.
+func TestAuthorityRevocations(t *testing.T) {
+	rootKey, authKey, otherRoot := newKey(t), newKey(t), newKey(t)
+	root := Root{Key: pub(rootKey)}
+	auth := mustSign(t, authority(authKey), rootKey)
+	mine := mustSign(t, gateway(newKey(t)), authKey)
+	notMine := mustSign(t, gateway(newKey(t)), rootKey)
+	list, err := SignAuthorityRevocations(RevocationBody{Mesh: "acme", Serial: 1, Issued: now,
+		Revoked: []string{Fingerprint(mine), Fingerprint(notMine)}}, auth, authKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParseRevocations(list.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := root.VerifyRevocationsAt(again, "acme", now); err != nil {
+		t.Fatalf("the authority's list does not verify: %v", err)
+	}
+	if !again.Revokes([]*Cert{mine, auth}) {
+		t.Error("the authority's own gateway is not revoked")
+	}
+	if again.Revokes([]*Cert{notMine}) {
+		t.Error("a gateway the root signed is revoked by an authority's list")
+	}
+
+	// The authority's certificate must come from this mesh's root and be
+	// valid; the list must be signed by its key.
+	foreign := mustSign(t, authority(authKey), otherRoot)
+	forged, _ := SignAuthorityRevocations(RevocationBody{Mesh: "acme", Serial: 2, Revoked: []string{Fingerprint(mine)}}, foreign, authKey)
+	if err := root.VerifyRevocationsAt(forged, "acme", now); !errors.Is(err, ErrUnknownIssuer) {
+		t.Errorf("authority of another root: %v, want ErrUnknownIssuer", err)
+	}
+	if err := root.VerifyRevocationsAt(list, "acme", now.Add(3*365*24*time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("list of an expired authority: %v, want ErrExpired", err)
+	}
+	if _, err := SignAuthorityRevocations(RevocationBody{Mesh: "acme", Serial: 1}, auth, newKey(t)); err == nil {
+		t.Error("signed with a key the authority certificate does not certify")
+	}
+	tampered := *list
+	tampered.Body.Authority = mustSign(t, authority(newKey(t)), rootKey).Marshal()
+	if err := root.VerifyRevocationsAt(&tampered, "acme", now); err == nil {
+		t.Error("a list whose authority was swapped verifies")
+	}
+}
