@@ -220,6 +220,26 @@ func TestGossipAuthoritySignsItsProject(t *testing.T) {
 			t.Errorf("%s's host, not an alpha member, reached alpha's host", s.Name)
 		}
 	}
+
+	// The project removes its gateway itself: lab-ca's revocation list,
+	// given to vpc1 alone, takes vpc9 out everywhere. The root-signed
+	// gateways stay.
+	list, err := labCA.Revoke(l, "lab", vpc9.GW)
+	must(t, err)
+	vpc1 := m.Site("vpc1")
+	vpc1.GW.RevocationsFile = list
+	revoked := time.Now()
+	must(t, vpc1.GW.Reload())
+	m.Sites = append(m.Sites, vpc9)
+	gone, err := routeGone(ctx, m, vpc9, vpc9.LAN.String(), 15*time.Second)
+	m.Sites = m.Sites[:len(m.Sites)-1]
+	must(t, err)
+	t.Logf("lab-ca revoked vpc9-gw: its routes gone from the other 6 gateways %v after vpc1's reload", time.Since(revoked).Round(10*time.Millisecond))
+	if gone > 5*time.Second {
+		t.Errorf("the authority's revocation took %v to apply everywhere, want at most 5 s", gone)
+	}
+	_, err = m.WaitConnected(ctx, m.Pairs(), 10*time.Second)
+	must(t, err)
 }
 
 // The root revokes vpc3's certificate; the list, given to vpc1 alone,

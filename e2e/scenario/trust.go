@@ -91,6 +91,10 @@ func vpcmesh(bin string, args ...string) error {
 func (t *Trust) Revoke(l *lab.Lab, mesh string, gws ...*Gateway) (string, error) {
 	out := filepath.Join(l.Dir, "revocations.pem")
 	args := []string{"ca", "revoke", "--root-key", t.Key, "--mesh", mesh, "-o", out}
+	if t.authority != "" {
+		out = filepath.Join(t.authority, "revocations.pem")
+		args = []string{"ca", "revoke", "--authority", t.authority, "--mesh", mesh, "-o", out}
+	}
 	for _, g := range gws {
 		args = append(args, filepath.Join(g.Dir, "gateway.crt"))
 	}
