@@ -59,8 +59,8 @@ type Gossip struct {
 	once sync.Once
 
 	mu      sync.Mutex
-	records map[string]*Node  // newest verified record per node, own included
-	revs    revocationLists // newest verified list of each issuer
+	records map[string]*Node // newest verified record per node, own included
+	revs    revocationLists  // newest verified list of each issuer
 	refused map[string]uint64
 	bytes   Traffic
 	// What repair knows of members without a record: when first seen so,
