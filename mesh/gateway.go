@@ -216,6 +216,9 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 	if err != nil {
 		return fmt.Errorf("site probes: %w", err)
 	}
+	for _, w := range expiryWarnings(id.Chain, time.Now()) {
+		g.log.Warn(w)
+	}
 	g.paths = newPaths(g.log.With("subsystem", "paths"))
 	go g.pathLoop()
 	// The end of the start's hold-down may make this gateway active.

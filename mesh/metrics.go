@@ -24,6 +24,7 @@ var (
 	descRefused   = prometheus.NewDesc("vpcmesh_gossip_refused_records_total", "Records and admissions refused, by reason.", []string{"reason"}, nil)
 	descConflicts = prometheus.NewDesc("vpcmesh_conflicts", "Announcements refused or overruled because they overlap another site's.", nil, nil)
 	descCertExp   = prometheus.NewDesc("vpcmesh_certificate_expiry_timestamp_seconds", "When this gateway's certificate expires (gossip mode).", nil, nil)
+	descAuthExp   = prometheus.NewDesc("vpcmesh_authority_expiry_timestamp_seconds", "When the project authority that signed this gateway's certificate expires.", []string{"authority"}, nil)
 	descUp        = prometheus.NewDesc("vpcmesh_status_up", "1 when the last scrape could read the device and the kernel.", nil, nil)
 	descFailovers = prometheus.NewDesc("vpcmesh_ha_failovers_total", "Changes of the member carrying an HA site, seen from here.", []string{"site"}, nil)
 	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
@@ -43,7 +44,7 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed} {
+		descRoutes, descMembers, descRefused, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed, descAuthExp} {
 		ch <- d
 	}
 }
@@ -99,6 +100,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if m := g.members; m != nil {
 		ch <- gauge(descCertExp, float64(m.id.Leaf().Body.NotAfter.Unix()))
+		for _, c := range m.id.Chain[1:] {
+			ch <- gauge(descAuthExp, float64(c.Body.NotAfter.Unix()), c.Body.Name)
+		}
 	}
 }
 

@@ -198,6 +198,14 @@ func TestCertificateExpiryWarning(t *testing.T) {
 			t.Errorf("%v left: %q, want %q", c.left, got, c.want)
 		}
 	}
+	chain := []*cert.Cert{
+		{Body: cert.Body{Kind: cert.KindGateway, Name: "gw", NotAfter: now.Add(300 * 24 * time.Hour)}},
+		{Body: cert.Body{Kind: cert.KindAuthority, Name: "alpha-ca", NotAfter: now.Add(5 * 24 * time.Hour)}},
+	}
+	got := expiryWarnings(chain, now)
+	if len(got) != 1 || !strings.Contains(got[0], "certificate of project authority alpha-ca, which signed this gateway's, expires 2026-12-06T00:00:00Z") {
+		t.Errorf("an authority about to expire: %q", got)
+	}
 }
 
 // In an HA group the best healthy member carries the site; a failed one

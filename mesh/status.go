@@ -136,9 +136,7 @@ func (g *Gateway) Status() (Status, error) {
 			gs.Members = append(gs.Members, n.Name)
 		}
 		st.Gossip = gs
-		if w := expiryWarning(m.id.Leaf(), time.Now()); w != "" {
-			st.Warnings = append(st.Warnings, w)
-		}
+		st.Warnings = append(st.Warnings, expiryWarnings(m.id.Chain, time.Now())...)
 	}
 	peers, err := g.dev.Status()
 	if err != nil {
@@ -208,6 +206,23 @@ func expiryWarning(c *cert.Cert, now time.Time) string {
 	if !cert.ExpiresSoon(c, now, certWarnAhead) {
 		return ""
 	}
+	if c.Body.Kind == cert.KindAuthority {
+		// Every gateway it signed drops out with it.
+		return fmt.Sprintf("certificate of project authority %s, which signed this gateway's, expires %s (in %s): the root must renew it (vpcmesh ca authority), then it signs its gateways again",
+			c.Body.Name, c.Body.NotAfter.Format(time.RFC3339), c.Body.NotAfter.Sub(now).Round(time.Minute))
+	}
 	return fmt.Sprintf("certificate of %s expires %s (in %s): sign it again (vpcmesh ca sign) and restart",
 		c.Body.Name, c.Body.NotAfter.Format(time.RFC3339), c.Body.NotAfter.Sub(now).Round(time.Minute))
+}
+
+// expiryWarnings warns of every certificate of the chain that expires
+// soon: the gateway's own and its authority's.
+func expiryWarnings(chain []*cert.Cert, now time.Time) []string {
+	var out []string
+	for _, c := range chain {
+		if w := expiryWarning(c, now); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
