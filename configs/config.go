@@ -8,6 +8,8 @@
 package configs
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 )
@@ -97,15 +99,69 @@ type Site struct {
 type Export struct {
 	Project string       `toml:"project"`
 	CIDR    netip.Prefix `toml:"cidr"`
-	Mapped  netip.Prefix `toml:"mapped"` // optional 1:1 translation, same length as CIDR
+	Mapped  Mapped       `toml:"mapped"` // optional 1:1 translation, same length as CIDR
 }
 
-// Wire is the prefix the export appears under in the mesh.
+// Mapped is an export's wire prefix as configured: a prefix, or "auto" for
+// one that `vpcmesh ca sign` allocates from the pool and binds in the
+// certificate, where the gateway reads it at start (ResolveAuto).
+type Mapped struct {
+	netip.Prefix
+	Auto bool
+}
+
+// MappedAuto is how "auto" is written.
+const MappedAuto = "auto"
+
+func (m *Mapped) UnmarshalText(b []byte) error {
+	if string(b) == MappedAuto {
+		*m = Mapped{Auto: true}
+		return nil
+	}
+	*m = Mapped{}
+	return m.Prefix.UnmarshalText(b)
+}
+
+func (m Mapped) MarshalText() ([]byte, error) {
+	if m.Auto && !m.Prefix.IsValid() {
+		return []byte(MappedAuto), nil
+	}
+	return m.Prefix.MarshalText()
+}
+
+// Wire is the prefix the export appears under in the mesh. An "auto"
+// export not resolved yet has none: the zero prefix.
 func (e Export) Wire() netip.Prefix {
-	if e.Mapped.IsValid() {
-		return e.Mapped
+	switch {
+	case e.Mapped.IsValid():
+		return e.Mapped.Prefix
+	case e.Mapped.Auto:
+		return netip.Prefix{}
 	}
 	return e.CIDR
+}
+
+// ResolveAuto fills in the wire prefix of every "auto" export from wire,
+// which knows them by site, project and CIDR (from the certificate, or
+// from the signer's allocation). It names each one it cannot resolve.
+func (c *Config) ResolveAuto(wire func(site, project string, cidr netip.Prefix) (netip.Prefix, bool)) error {
+	var errs []error
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		for j := range s.Exports {
+			e := &s.Exports[j]
+			if !e.Mapped.Auto {
+				continue
+			}
+			w, ok := wire(s.Name, e.Project, e.CIDR)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: site[%d].export[%d].mapped: \"auto\", and the certificate binds no wire prefix for %s to project %s: sign it again (vpcmesh ca sign)", c.Path, i, j, e.CIDR, e.Project))
+				continue
+			}
+			e.Mapped.Prefix = w
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Member says who on a site may use a project's routes.

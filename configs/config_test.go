@@ -156,7 +156,7 @@ func TestWire(t *testing.T) {
 	if w := (Export{CIDR: cidr}).Wire(); w != cidr {
 		t.Errorf("unmapped wire = %v", w)
 	}
-	if w := (Export{CIDR: cidr, Mapped: mapped}).Wire(); w != mapped {
+	if w := (Export{CIDR: cidr, Mapped: Mapped{Prefix: mapped}}).Wire(); w != mapped {
 		t.Errorf("mapped wire = %v", w)
 	}
 }

@@ -98,10 +98,13 @@ func exportClaim(f string, e Export, site int) (netip.Prefix, claim, bool) {
 	if !ok {
 		return cidr, claim{}, false
 	}
-	if !e.Mapped.IsValid() {
+	switch {
+	case e.Mapped.Auto && !e.Mapped.IsValid():
+		return cidr, claim{}, false // allocated at signing: nothing to compare yet
+	case !e.Mapped.IsValid():
 		return cidr, claim{f + ".cidr", cidr, plainWire, site}, true
 	}
-	mapped, ok := usable(e.Mapped)
+	mapped, ok := usable(e.Mapped.Prefix)
 	if !ok || mapped.Bits() != cidr.Bits() {
 		return cidr, claim{}, false
 	}

@@ -92,6 +92,18 @@ func (c *checker) mesh(m *Mesh) {
 // gossip: in gossip mode a gateway proves it belongs to the mesh with its
 // certificate and signs its records, so it cannot start without either.
 func (c *checker) gossip(cfg *Config) {
+	for i, s := range cfg.Sites {
+		for j, e := range s.Exports {
+			f := indexed(indexed("site", i)+".export", j) + ".mapped"
+			switch {
+			case !e.Mapped.Auto:
+			case !cfg.Gossip():
+				c.add(f, `"auto" needs gossip (mesh.root_file): the wire prefix is allocated when the certificate is signed`)
+			case !cfg.Mesh.MappedPool.IsValid():
+				c.add(f, `"auto" needs mesh.mapped_pool: the wire prefix is allocated from it`)
+			}
+		}
+	}
 	if !cfg.Gossip() {
 		return
 	}
@@ -142,7 +154,7 @@ func (c *checker) export(f string, e Export, cidrs []netip.Prefix, pool netip.Pr
 	if !e.Mapped.IsValid() {
 		return
 	}
-	mapped, mok := c.prefix4(f+".mapped", e.Mapped)
+	mapped, mok := c.prefix4(f+".mapped", e.Mapped.Prefix)
 	if !mok {
 		return
 	}

@@ -310,3 +310,19 @@ func TestManyErrorsAtOnce(t *testing.T) {
 		t.Errorf("first FieldError = %+v", fe)
 	}
 }
+
+// mapped = "auto" takes its wire prefix from the certificate: it needs
+// gossip and a pool to allocate from, and stays unresolved until then.
+func TestMappedAuto(t *testing.T) {
+	doc := strings.Replace(base, `mapped = "100.100.1.0/24"`, `mapped = "auto"`, 1)
+	if doc == base {
+		t.Fatal("the base config has no mapped export to edit")
+	}
+	cfg, err := Parse("gw.toml", []byte(doc))
+	if err == nil {
+		t.Fatalf("static mode with mapped = \"auto\" accepted: %+v", cfg.Sites)
+	}
+	if !strings.Contains(err.Error(), `mapped: "auto" needs gossip (mesh.root_file)`) {
+		t.Errorf("error %q", err)
+	}
+}

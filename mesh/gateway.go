@@ -358,6 +358,9 @@ func (g *Gateway) Reload(ctx context.Context, cfg *configs.Config) error {
 		if err := checkRevocationsFile(cfg, g.members.root); err != nil {
 			return err
 		}
+		if err := cfg.ResolveAuto(certifiedWire(g.members.id.Leaf())); err != nil {
+			return err
+		}
 	}
 	g.mu.Lock()
 	err := g.apply(ctx, cfg)

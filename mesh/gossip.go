@@ -126,7 +126,24 @@ func loadIdentity(cfg *configs.Config, wgKey tunnel.Key) (*discovery.Identity, c
 	if err := checkRevocationsFile(cfg, root); err != nil {
 		return nil, root, err
 	}
+	if err := cfg.ResolveAuto(certifiedWire(leaf)); err != nil {
+		return nil, root, err
+	}
 	return &discovery.Identity{Chain: chain, Key: key}, root, nil
+}
+
+// certifiedWire finds the wire prefix the certificate binds for an export.
+func certifiedWire(leaf *cert.Cert) func(site, project string, cidr netip.Prefix) (netip.Prefix, bool) {
+	return func(site, project string, cidr netip.Prefix) (netip.Prefix, bool) {
+		for _, s := range leaf.Body.Sites {
+			for _, e := range s.Exports {
+				if s.Name == site && e.Project == project && e.CIDR == cidr {
+					return e.Wire, true
+				}
+			}
+		}
+		return netip.Prefix{}, false
+	}
 }
 
 // checkRevocationsFile verifies every list of mesh.revocations_file: one

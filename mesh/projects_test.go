@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/nat"
 	"github.com/vpcmesh/vpcmesh/routing"
 )
@@ -122,5 +123,40 @@ prefixes = ["10.0.0.0/24"]
 	routes, rules := kernelPolicy(cfg, []routing.Route{{Dst: netip.MustParsePrefix("10.0.0.0/24")}}, PacketPolicy(cfg, 1420), nil)
 	if want := []routing.Route{{Dst: netip.MustParsePrefix("10.0.0.0/24")}}; !slices.Equal(routes, want) || len(rules) != 0 {
 		t.Errorf("routes %v rules %v; want %v and no rules", routes, rules, want)
+	}
+}
+
+// A gateway with mapped = "auto" takes the wire prefix its certificate
+// binds; one its certificate lacks stops it with the field named.
+func TestResolveAutoFromCertificate(t *testing.T) {
+	doc := strings.Replace(header, `name = "lab"`, `name = "lab"
+root_file = "/etc/vpcmesh/root.pub"`, 1)
+	doc = strings.Replace(doc, `overlay_address`, `signing_key_file = "/etc/vpcmesh/signing.key"
+certificate_file = "/etc/vpcmesh/gateway.crt"
+overlay_address`, 1)
+	cfg, err := configs.Parse("gw.toml", []byte(doc+`
+[[site]]
+name = "vpc"
+cidrs = ["10.0.0.0/24", "10.9.0.0/24"]
+[[site.export]]
+project = "alpha"
+cidr = "10.0.0.0/24"
+mapped = "auto"
+[[site.export]]
+project = "alpha"
+cidr = "10.9.0.0/24"
+mapped = "auto"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &cert.Cert{Body: cert.Body{Sites: []cert.Site{{Name: "vpc", Exports: []cert.Export{
+		{Project: "alpha", CIDR: netip.MustParsePrefix("10.0.0.0/24"), Wire: netip.MustParsePrefix("100.100.7.0/24")}}}}}}
+	err = cfg.ResolveAuto(certifiedWire(leaf))
+	if got := cfg.Sites[0].Exports[0].Wire(); got != netip.MustParsePrefix("100.100.7.0/24") {
+		t.Errorf("wire %s, want the certificate's 100.100.7.0/24", got)
+	}
+	if err == nil || !strings.Contains(err.Error(), `gw.toml: site[0].export[1].mapped: "auto", and the certificate binds no wire prefix for 10.9.0.0/24 to project alpha: sign it again`) {
+		t.Errorf("error %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +145,15 @@ func caSign(cmd *cobra.Command, f signFlags, now time.Time) error {
 	iss, err := loadIssuer(f)
 	if err != nil {
 		return err
+	}
+	if hasAuto(cfg) {
+		dir, authority := filepath.Dir(f.rootKey), []netip.Prefix(nil)
+		if iss.chain != nil {
+			dir, authority = f.authority, iss.chain[0].Body.Prefixes
+		}
+		if err := allocate(cfg, dir, allocationRegions(cfg.Mesh.MappedPool, authority), cmd.OutOrStdout()); err != nil {
+			return err
+		}
 	}
 	body := gatewayBody(cfg, wg, signing)
 	body.NotBefore, body.NotAfter = now.Add(-clockSkew), now.Add(f.validFor)

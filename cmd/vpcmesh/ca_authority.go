@@ -103,6 +103,11 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if _, err := (cert.Root{Key: root.Public().(ed25519.PublicKey)}).Verify(chain, time.Now()); err != nil {
 		return fmt.Errorf("signed authority does not verify: %w", err)
 	}
+	// The root allocates no wire prefix inside an authority's prefixes,
+	// which the authority allocates from (mapped = "auto").
+	if err := reserveForAuthority(filepath.Dir(f.rootKey), body.Name, body.Prefixes); err != nil {
+		return err
+	}
 	pem := cert.EncodeChainPEM(chain)
 	b64 := base64.StdEncoding.EncodeToString
 	files := []keyFile{

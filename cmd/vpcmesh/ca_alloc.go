@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/vpcmesh/vpcmesh/configs"
+)
+
+// Wire prefixes for exports with mapped = "auto" are allocated where the
+// certificate is signed: the signer (the root, or a project authority)
+// keeps a ledger of what it gave out in its directory, so the same export
+// gets the same prefix every time it is signed again (deterministic), and
+// no two exports it signed share one (no collisions). The root records
+// each authority's prefixes in its ledger when it makes one, and an
+// authority allocates only inside its own prefixes, so allocations of
+// different signers never meet either.
+const allocationsFile = "allocations.json"
+
+// ledger is what a signer gave out: a key (gateway/site/project/cidr, or
+// "authority/NAME") → the prefixes.
+type ledger map[string][]netip.Prefix
+
+func readLedger(dir string) (ledger, error) {
+	b, err := os.ReadFile(filepath.Join(dir, allocationsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ledger{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l := ledger{}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, allocationsFile), err)
+	}
+	return l, nil
+}
+
+func (l ledger) write(dir string) error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, allocationsFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// taken says whether p overlaps anything given to another key.
+func (l ledger) taken(p netip.Prefix, except string) bool {
+	for k, ps := range l {
+		if k != except && slices.ContainsFunc(ps, p.Overlaps) {
+			return true
+		}
+	}
+	return false
+}
+
+// allocate gives every "auto" export of cfg its wire prefix, from regions
+// (the pool, or an authority's prefixes inside it), and records it in the
+// ledger of dir. It says what it allocated on w.
+func allocate(cfg *configs.Config, dir string, regions []netip.Prefix, w io.Writer) error {
+	l, err := readLedger(dir)
+	if err != nil {
+		return err
+	}
+	changed := false
+	var failed []error
+	cfg.ResolveAuto(func(site, project string, cidr netip.Prefix) (netip.Prefix, bool) {
+		key := fmt.Sprintf("%s/%s/%s/%s", cfg.Node.Name, site, project, cidr)
+		if ps := l[key]; len(ps) == 1 && ps[0].Bits() == cidr.Bits() {
+			return ps[0], true
+		}
+		for _, r := range regions {
+			if p, ok := firstFree(l, key, r, cidr.Bits()); ok {
+				l[key] = []netip.Prefix{p}
+				changed = true
+				fmt.Fprintf(w, "allocated wire prefix %s to %s of site %s (project %s)\n", p, cidr, site, project)
+				return p, true
+			}
+		}
+		failed = append(failed, fmt.Errorf("%s: site %s: export of %s to %s: mapped = \"auto\", and no /%d is free in %v",
+			cfg.Path, site, cidr, project, cidr.Bits(), regions))
+		return netip.Prefix{}, false
+	})
+	if len(failed) > 0 {
+		return errors.Join(failed...)
+	}
+	if changed {
+		return l.write(dir)
+	}
+	return nil
+}
+
+// hasAuto says whether any export of cfg asks for an allocated prefix.
+func hasAuto(cfg *configs.Config) bool {
+	for _, s := range cfg.Sites {
+		for _, e := range s.Exports {
+			if e.Mapped.Auto {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reserveForAuthority records an authority's prefixes in the root's
+// ledger, refusing any that the root already gave to an export.
+func reserveForAuthority(rootDir, name string, prefixes []netip.Prefix) error {
+	l, err := readLedger(rootDir)
+	if err != nil {
+		return err
+	}
+	key := "authority/" + name
+	for _, p := range prefixes {
+		if l.taken(p, key) {
+			return fmt.Errorf("--prefix %s overlaps a wire prefix the root already allocated (%s)", p, filepath.Join(rootDir, allocationsFile))
+		}
+	}
+	l[key] = prefixes
+	return l.write(rootDir)
+}
+
+// firstFree is the first prefix of length bits in r, in address order,
+// that overlaps nothing given to another key.
+func firstFree(l ledger, key string, r netip.Prefix, bits int) (netip.Prefix, bool) {
+	if bits < r.Bits() || !r.Addr().Is4() {
+		return netip.Prefix{}, false
+	}
+	step := uint64(1) << (32 - bits)
+	start := uint64(ipv4Uint(r.Masked().Addr()))
+	end := start + uint64(1)<<(32-r.Bits())
+	for a := start; a < end; a += step {
+		p := netip.PrefixFrom(uint32Addr(uint32(a)), bits)
+		if !l.taken(p, key) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+func ipv4Uint(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func uint32Addr(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// allocationRegions are where a signer allocates: the pool, or for an
+// authority the parts of its prefixes inside the pool.
+func allocationRegions(pool netip.Prefix, authority []netip.Prefix) []netip.Prefix {
+	if authority == nil {
+		return []netip.Prefix{pool}
+	}
+	var out []netip.Prefix
+	for _, p := range authority {
+		switch {
+		case pool.Bits() <= p.Bits() && pool.Contains(p.Addr()):
+			out = append(out, p)
+		case p.Bits() <= pool.Bits() && p.Contains(pool.Addr()):
+			out = append(out, pool)
+		}
+	}
+	return out
+}
