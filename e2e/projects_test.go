@@ -19,8 +19,11 @@ import (
 // 10.0.0.20 and pc-b beta's at the very same address; neither reaches the
 // other's VPC, and pc-x, in no project, reaches nothing. On the gateway
 // itself, unix user alice (alpha) reaches alpha's host from a shell; bob,
-// in no project, cannot.
+// in no project, cannot. Beta's wire prefix is not configured anywhere:
+// mapped = "auto", allocated when its certificate was signed (the first
+// free /25 of the pool, as alpha's 100.100.1.0/24 was signed before).
 func TestTransparentProjectsAndUsers(t *testing.T) {
+	const vpcbWire, hostBWire = "100.100.0.0/25", "100.100.0.20"
 	l, ctx := newLab(t)
 	alice, bob := unixUser(t, "alice-"+l.ID), unixUser(t, "bob-"+l.ID)
 	trust, err := scenario.NewTrust(l, vpcmeshBin, "lab")
@@ -31,7 +34,7 @@ func TestTransparentProjectsAndUsers(t *testing.T) {
 	must(t, err)
 	vpcb, err := scenario.AddGossipSite(l, vpcmeshBin, trust, scenario.GossipSiteSpec{Name: "vpcb", NAT: lab.NATOneToOne,
 		Public: "203.0.113.22", LAN: "10.0.0.0/25", Host: "10.0.0.20", Join: "203.0.113.20:51820", Overlay: "100.96.0.3",
-		Project: "beta", Mapped: scenario.VPCBWire, MeshRoutes: []string{"192.168.0.0/24"}})
+		Project: "beta", Mapped: "auto", MeshRoutes: []string{"192.168.0.0/24"}})
 	must(t, err)
 	office, err := l.AddSite(lab.SiteSpec{Name: "office", NAT: lab.NATMasquerade, PublicIP: "203.0.113.10", LAN: "192.168.0.0/24",
 		Hosts:      map[string]string{"pc-a": scenario.PCA, "pc-b": scenario.PCB, "pc-x": scenario.PCX},
@@ -67,6 +70,9 @@ func TestTransparentProjectsAndUsers(t *testing.T) {
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return pcB.Ping(ctx, "10.0.0.20") }))
 	transfer(t, ctx, pcB, vpcb.Host, "10.0.0.20", scenario.PCB)
 
+	// Beta's hosts answer at their allocated wire addresses too.
+	must(t, lab.Eventually(ctx, 10*time.Second, func() error { return pcB.Ping(ctx, hostBWire) }))
+
 	unreachable := func(who string, pc *lab.NS, dst string) {
 		t.Helper()
 		out, err := pc.Exec(ctx, "ping", "-n", "-c", "1", "-W", "1", dst)
@@ -75,10 +81,10 @@ func TestTransparentProjectsAndUsers(t *testing.T) {
 			t.Errorf("%s → %s: want %q, got (%v):\n%s", who, dst, want, err, out)
 		}
 	}
-	unreachable("pc-a (alpha)", pcA, scenario.HostBWire)
+	unreachable("pc-a (alpha)", pcA, hostBWire)
 	unreachable("pc-b (beta)", pcB, scenario.HostAWire)
 	unreachable("pc-x (no project)", pcX, scenario.HostAWire)
-	unreachable("pc-x (no project)", pcX, scenario.HostBWire)
+	unreachable("pc-x (no project)", pcX, hostBWire)
 	// At the real address pc-x finds no project either: nothing answers.
 	if err := pcX.Ping(ctx, "10.0.0.20"); err == nil {
 		t.Error("pc-x (no project) reached 10.0.0.20")
@@ -106,7 +112,7 @@ func TestTransparentProjectsAndUsers(t *testing.T) {
 	}
 	st, err := gw.Status(ctx)
 	must(t, err)
-	want := map[string]string{"alpha": "10.0.0.0/24 → " + scenario.VPCAWire, "beta": "10.0.0.0/25 → " + scenario.VPCBWire}
+	want := map[string]string{"alpha": "10.0.0.0/24 → " + scenario.VPCAWire, "beta": "10.0.0.0/25 → " + vpcbWire}
 	for _, p := range st.Projects {
 		if w, ok := want[p.Project]; ok && !slices.Equal(p.Transparent, []string{w}) {
 			t.Errorf("status project %s: transparent %q, want [%q]", p.Project, p.Transparent, w)

@@ -146,7 +146,7 @@ func caSign(cmd *cobra.Command, f signFlags, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if hasAuto(cfg) {
+	if hasMapped(cfg) {
 		dir, authority := filepath.Dir(f.rootKey), []netip.Prefix(nil)
 		if iss.chain != nil {
 			dir, authority = f.authority, iss.chain[0].Body.Prefixes

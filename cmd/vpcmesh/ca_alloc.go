@@ -75,6 +75,16 @@ func allocate(cfg *configs.Config, dir string, regions []netip.Prefix, w io.Writ
 		return err
 	}
 	changed := false
+	// Prefixes the config maps by hand are recorded too, so that no
+	// "auto" export of another gateway is given them.
+	for _, s := range cfg.Sites {
+		for _, e := range s.Exports {
+			key := fmt.Sprintf("%s/%s/%s/%s", cfg.Node.Name, s.Name, e.Project, e.CIDR)
+			if m := e.Mapped; !m.Auto && m.IsValid() && !slices.Equal(l[key], []netip.Prefix{m.Prefix}) {
+				l[key], changed = []netip.Prefix{m.Prefix}, true
+			}
+		}
+	}
 	var failed []error
 	cfg.ResolveAuto(func(site, project string, cidr netip.Prefix) (netip.Prefix, bool) {
 		key := fmt.Sprintf("%s/%s/%s/%s", cfg.Node.Name, site, project, cidr)
@@ -102,11 +112,12 @@ func allocate(cfg *configs.Config, dir string, regions []netip.Prefix, w io.Writ
 	return nil
 }
 
-// hasAuto says whether any export of cfg asks for an allocated prefix.
-func hasAuto(cfg *configs.Config) bool {
+// hasMapped says whether any export of cfg is mapped: its wire prefix is
+// recorded, or allocated.
+func hasMapped(cfg *configs.Config) bool {
 	for _, s := range cfg.Sites {
 		for _, e := range s.Exports {
-			if e.Mapped.Auto {
+			if e.Mapped.Auto || e.Mapped.IsValid() {
 				return true
 			}
 		}
