@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
@@ -27,15 +28,13 @@ const (
 
 // HA is the built HA case.
 type HA struct {
-	Trust           *Trust
-	Office, VPC     *lab.Site
-	OfficeGW        *Gateway
-	GWA1, GWA2      *Gateway
-	PC, Host        *lab.NS
-	API             *ec2test.Server
-	eniIP           map[string]string
-	imds1, imds2    *ec2test.IMDS
-	routerFollowErr error
+	Trust       *Trust
+	Office, VPC *lab.Site
+	OfficeGW    *Gateway
+	GWA1, GWA2  *Gateway
+	PC, Host    *lab.NS
+	API         *ec2test.Server
+	table       *VPCRouteTable
 }
 
 // BuildHA builds the case and writes the configs; Start runs it. Probing
@@ -46,7 +45,7 @@ func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int, probeTarget string) (*
 	if err != nil {
 		return nil, err
 	}
-	h := &HA{Trust: trust, eniIP: map[string]string{ENIA1: GWA1, ENIA2: GWA2}}
+	h := &HA{Trust: trust}
 	if h.Office, err = l.AddSite(lab.SiteSpec{Name: "office", NAT: lab.NATMasquerade, PublicIP: OfficePublic,
 		LAN: OfficeLAN, Hosts: map[string]string{"pc-a": PCA}, MeshRoutes: []string{VPCLAN}}); err != nil {
 		return nil, err
@@ -61,39 +60,88 @@ func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int, probeTarget string) (*
 		return nil, err
 	}
 	h.PC, h.Host = h.Office.Hosts["pc-a"], h.VPC.Hosts["host-a"]
-	if err := h.startStandIns(a2); err != nil {
+	if h.table, err = NewVPCRouteTable(h.VPC, RouteTable, EC2Instance{h.VPC.Gateway, "i-0a1", ENIA1, GWA1},
+		EC2Instance{a2, "i-0a2", ENIA2, GWA2}); err != nil {
 		return nil, err
 	}
-	probe := func(g *GatewaySpec) { g.ProbeIntervalMS, g.ProbeMisses, g.HoldDownMS = probeMS, 3, holdMS }
+	h.API = h.table.API
 	office := GatewaySpec{Name: "office-gw", NS: h.Office.Gateway, Overlay: OfficeGWMesh, SiteName: "office",
 		CIDRs: []string{OfficeLAN}, Exports: []ExportSpec{{Project: "lab", CIDR: OfficeLAN}},
 		Trust: trust, Join: []string{VPCPublic + ":51820"}}
-	probe(&office)
-	vpc := func(name string, ns *lab.NS, overlay, public string, prio int, imds *ec2test.IMDS) GatewaySpec {
-		g := GatewaySpec{Name: name, NS: ns, Overlay: overlay, SiteName: "vpc-a", CIDRs: []string{VPCLAN},
-			Exports: []ExportSpec{{Project: "lab", CIDR: VPCLAN}}, Trust: trust, Priority: prio, ProbeTarget: probeTarget,
-			Join: []string{VPCPublic + ":51820"}, PublicEndpoint: public + ":51820",
-			EC2: &EC2Spec{Mode: "on", Endpoint: h.API.URL, IMDSEndpoint: imds.URL, RouteTables: []string{RouteTable}},
-			Env: []string{"AWS_ACCESS_KEY_ID=AKIDLAB", "AWS_SECRET_ACCESS_KEY=lab-secret"}}
-		probe(&g)
-		return g
-	}
+	FastProbes(&office, probeMS, holdMS)
+	pair := HAPair{Site: "vpc-a", CIDRs: []string{VPCLAN}, Exports: []ExportSpec{{Project: "lab", CIDR: VPCLAN}},
+		ProbeTarget: probeTarget, Trust: trust, Join: []string{VPCPublic + ":51820"}, ProbeMS: probeMS, HoldMS: holdMS, Table: h.table}
 	if h.OfficeGW, err = NewGateway(l, bin, office); err != nil {
 		return nil, err
 	}
-	if h.GWA1, err = NewGateway(l, bin, vpc("gw-a1", h.VPC.Gateway, VPCGWMesh, VPCPublic, 200, h.imds1)); err != nil {
+	if h.GWA1, err = NewGateway(l, bin, pair.Member("gw-a1", h.VPC.Gateway, VPCGWMesh, VPCPublic, 200, ENIA1)); err != nil {
 		return nil, err
 	}
-	if h.GWA2, err = NewGateway(l, bin, vpc("gw-a2", a2, VPCBGWMesh, GWA2Public, 100, h.imds2)); err != nil {
+	if h.GWA2, err = NewGateway(l, bin, pair.Member("gw-a2", a2, VPCBGWMesh, GWA2Public, 100, ENIA2)); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-// startStandIns serves the EC2 API on the VPC router's LAN address (both
-// gateways reach it) and one IMDS per gateway on its own loopback, and
-// makes the VPC router follow the route table.
-func (h *HA) startStandIns(a2 *lab.NS) error {
+// FastProbes sets a gateway's health probing to every probeMS with 3
+// misses, and its hold-down to holdMS, as the HA cases use.
+func FastProbes(g *GatewaySpec, probeMS, holdMS int) {
+	g.ProbeIntervalMS, g.ProbeMisses, g.HoldDownMS = probeMS, 3, holdMS
+}
+
+// HAPair is what the members of an HA group in a VPC with an EC2 route
+// table share: the site, its exports, the trust and join, the probing.
+type HAPair struct {
+	Site        string
+	CIDRs       []string
+	Exports     []ExportSpec
+	ProbeTarget string
+	Trust       *Trust
+	Join        []string
+	ProbeMS     int
+	HoldMS      int
+	Table       *VPCRouteTable
+	ValidFor    time.Duration // of the certificates; 0: a day
+}
+
+// Member is the spec of one member: an EC2 instance whose interface is
+// eni, with a 1:1 public address and the site at priority prio.
+func (p HAPair) Member(name string, ns *lab.NS, overlay, public string, prio int, eni string) GatewaySpec {
+	g := GatewaySpec{Name: name, NS: ns, Overlay: overlay, SiteName: p.Site, CIDRs: p.CIDRs,
+		Exports: p.Exports, Trust: p.Trust, Priority: prio, ProbeTarget: p.ProbeTarget,
+		Join: p.Join, PublicEndpoint: public + ":51820", ValidFor: p.ValidFor}
+	p.Table.Attach(&g, eni)
+	FastProbes(&g, p.ProbeMS, p.HoldMS)
+	return g
+}
+
+// VPCRouteTable is the EC2 stand-in of one VPC: the EC2 API with the VPC's
+// main route table, served on the VPC router's LAN address (every gateway
+// of the VPC reaches it), one IMDS per gateway instance on its own
+// loopback, and the VPC router following the table.
+type VPCRouteTable struct {
+	API   *ec2test.Server
+	Table string
+	vpc   *lab.Site
+	eniIP map[string]string // an instance's interface → its LAN address
+	imds  map[string]*ec2test.IMDS
+
+	mu        sync.Mutex
+	followErr error
+}
+
+// EC2Instance is a gateway instance of a VPC: its namespace, instance ID,
+// network interface and LAN address.
+type EC2Instance struct {
+	NS      *lab.NS
+	ID, ENI string
+	IP      string
+}
+
+// NewVPCRouteTable starts the stand-in for vpc, whose route table table
+// holds only the local route.
+func NewVPCRouteTable(vpc *lab.Site, table string, instances ...EC2Instance) (*VPCRouteTable, error) {
+	t := &VPCRouteTable{Table: table, vpc: vpc, eniIP: map[string]string{}, imds: map[string]*ec2test.IMDS{}}
 	listen := func(ns *lab.NS, addr string) (ln net.Listener, err error) {
 		err = ns.Do(func() error {
 			ln, err = net.Listen("tcp", addr)
@@ -101,50 +149,90 @@ func (h *HA) startStandIns(a2 *lab.NS) error {
 		})
 		return ln, err
 	}
-	apiLn, err := listen(h.VPC.Router, netip.AddrPortFrom(h.VPC.LAN.Addr().Next(), 0).String())
+	apiLn, err := listen(vpc.Router, netip.AddrPortFrom(vpc.LAN.Addr().Next(), 0).String())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h.API = ec2test.NewServerOn(apiLn)
-	h.API.AddENI(ENIA1, true)
-	h.API.AddENI(ENIA2, true)
-	h.API.AddTable(ec2test.Table{ID: RouteTable, VPC: "vpc-0a0a0a0a", Main: true,
-		Routes: []ec2test.Route{{Dst: VPCLAN, Gateway: "local"}}})
-	h.API.OnRoutes(h.follow)
-	for _, im := range []struct {
-		ns  *lab.NS
-		dst **ec2test.IMDS
-		id  string
-		eni string
-	}{{h.VPC.Gateway, &h.imds1, "i-0a1", ENIA1}, {a2, &h.imds2, "i-0a2", ENIA2}} {
-		ln, err := listen(im.ns, "127.0.0.1:0")
+	t.API = ec2test.NewServerOn(apiLn)
+	t.API.AddTable(ec2test.Table{ID: table, VPC: "vpc-0a0a0a0a", Main: true,
+		Routes: []ec2test.Route{{Dst: vpc.LAN.String(), Gateway: "local"}}})
+	t.API.OnRoutes(t.follow)
+	for i, in := range instances {
+		t.API.AddENI(in.ENI, true)
+		t.eniIP[in.ENI] = in.IP
+		ln, err := listen(in.NS, "127.0.0.1:0")
 		if err != nil {
-			return err
+			t.Close()
+			return nil, err
 		}
-		*im.dst = ec2test.NewIMDSOn(ln, im.id, "eu-west-1", "02:00:00:00:00:0"+im.id[len(im.id)-1:], im.eni, "vpc-0a0a0a0a", "subnet-0a0a0a0a")
+		t.imds[in.ENI] = ec2test.NewIMDSOn(ln, in.ID, "eu-west-1", fmt.Sprintf("02:00:00:00:00:%02x", i+1), in.ENI,
+			"vpc-0a0a0a0a", "subnet-0a0a0a0a")
 	}
-	return nil
+	return t, nil
+}
+
+// Attach gives the gateway of the instance with interface eni its [ec2]
+// section (mode on, the stand-in's API and the instance's IMDS, this
+// table) and the lab's credentials.
+func (t *VPCRouteTable) Attach(g *GatewaySpec, eni string) {
+	g.EC2 = &EC2Spec{Mode: "on", Endpoint: t.API.URL, IMDSEndpoint: t.imds[eni].URL, RouteTables: []string{t.Table}}
+	g.Env = append(g.Env, "AWS_ACCESS_KEY_ID=AKIDLAB", "AWS_SECRET_ACCESS_KEY=lab-secret")
 }
 
 // follow is the VPC router doing what the route table says.
-func (h *HA) follow(_ string, routes []ec2test.Route) {
+func (t *VPCRouteTable) follow(_ string, routes []ec2test.Route) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, r := range routes {
-		if ip, ok := h.eniIP[r.ENI]; ok {
-			if _, err := h.VPC.Router.Exec(ctx, "ip", "route", "replace", r.Dst, "via", ip); err != nil {
-				h.routerFollowErr = err
+		if ip, ok := t.eniIP[r.ENI]; ok {
+			if _, err := t.vpc.Router.Exec(ctx, "ip", "route", "replace", r.Dst, "via", ip); err != nil {
+				t.mu.Lock()
+				t.followErr = err
+				t.mu.Unlock()
 			}
 		}
 	}
 }
 
-// Close stops the stand-ins.
-func (h *HA) Close() {
-	h.API.Close()
-	h.imds1.Close()
-	h.imds2.Close()
+// FollowErr is the last error of the VPC router following the table.
+func (t *VPCRouteTable) FollowErr() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.followErr
 }
+
+// Target is where the route table sends dst: an interface, "local", or ""
+// when it has no route for it.
+func (t *VPCRouteTable) Target(dst string) string {
+	for _, r := range t.API.Routes(t.Table) {
+		if r.Dst == dst {
+			return r.Target()
+		}
+	}
+	return ""
+}
+
+// WaitTarget waits until the route table sends dst to eni and the VPC
+// router follows.
+func (t *VPCRouteTable) WaitTarget(ctx context.Context, dst, eni string, timeout time.Duration) error {
+	return lab.Eventually(ctx, timeout, func() error {
+		if got := t.Target(dst); got != eni {
+			return fmt.Errorf("route table sends %s to %q, want %s", dst, got, eni)
+		}
+		return t.FollowErr()
+	})
+}
+
+// Close stops the API and the IMDSes.
+func (t *VPCRouteTable) Close() {
+	t.API.Close()
+	for _, m := range t.imds {
+		m.Close()
+	}
+}
+
+// Close stops the stand-ins.
+func (h *HA) Close() { h.table.Close() }
 
 // Start runs gw-a1, gw-a2, then the office gateway, and waits until the
 // VPC router sends the office LAN to gw-a1.
@@ -154,20 +242,8 @@ func (h *HA) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return lab.Eventually(ctx, 15*time.Second, func() error {
-		if got := h.RouteTarget(OfficeLAN); got != ENIA1 {
-			return fmt.Errorf("route table sends %s to %q, want %s (gw-a1)", OfficeLAN, got, ENIA1)
-		}
-		return h.routerFollowErr
-	})
+	return h.table.WaitTarget(ctx, OfficeLAN, ENIA1, 15*time.Second)
 }
 
 // RouteTarget is where the VPC route table sends dst.
-func (h *HA) RouteTarget(dst string) string {
-	for _, r := range h.API.Routes(RouteTable) {
-		if r.Dst == dst {
-			return r.Target()
-		}
-	}
-	return ""
-}
+func (h *HA) RouteTarget(dst string) string { return h.table.Target(dst) }
