@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
 	"github.com/vpcmesh/vpcmesh/e2e/scenario"
+	"github.com/vpcmesh/vpcmesh/mesh"
 )
 
 func demoCmd() *cobra.Command {
@@ -43,6 +45,7 @@ func demoCmd() *cobra.Command {
 
 type demo struct {
 	w      io.Writer
+	keep   bool // the labs stay up after the demo
 	passed int
 	failed int
 }
@@ -61,9 +64,9 @@ func runDemo(ctx context.Context, w io.Writer, bin string, keep bool) error {
 	if _, err := lab.SweepStale(func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) }); err != nil {
 		return fmt.Errorf("remove stale labs: %w", err)
 	}
-	fmt.Fprintf(w, "vpcmesh demo: five scenes in network namespaces, real TUN devices, nftables NAT\n")
-	d := &demo{w: w}
-	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneTwoSites, sceneOverlap, sceneGossip, sceneHA, sceneNAT} {
+	fmt.Fprintf(w, "vpcmesh demo: six scenes in network namespaces, real TUN devices, nftables NAT\n")
+	d := &demo{w: w, keep: keep}
+	for _, scene := range []func(context.Context, *demo, *lab.Lab, string) error{sceneReference, sceneTwoSites, sceneOverlap, sceneGossip, sceneHA, sceneNAT} {
 		if err := inLab(ctx, d, bin, keep, scene); err != nil {
 			return err
 		}
@@ -93,11 +96,160 @@ func inLab(ctx context.Context, d *demo, bin string, keep bool, scene func(conte
 	return nil
 }
 
+// sceneReference: the reference lab of DESIGN §7 as one mesh. Reachability
+// per project across overlapping VPCs, isolation, a pair that only a relay
+// connects, and the active member of an HA pair killed.
+func sceneReference(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
+	w := d.w
+	fmt.Fprintf(w, "\n1. The reference lab (DESIGN §7): five gateways, one root key, one mesh found by gossip\n")
+	tw := tabwriter.NewWriter(&indent{w: w}, 0, 0, 2, ' ', 0)
+	for _, row := range [][]string{
+		{"office", "masquerade NAT", scenario.OfficeLAN, "office-gw; pc-a in project alpha, pc-b in beta, pc-x in none"},
+		{"VPC-A", "1:1 NAT", scenario.VPCLAN, "gw-a1 (priority 200), gw-a2 (100), an EC2 route table; host-a 10.0.0.20; alpha as " + scenario.VPCAWire},
+		{"VPC-B", "1:1 NAT", scenario.VPCBLAN, "gw-b, a relay; host-b 10.0.0.20; beta as " + scenario.VPCBWire},
+		{"VPC-C", "NAT gateway, a port per destination", scenario.RefVPCCLAN, "gw-c; host-c " + scenario.HostC + "; alpha as itself"},
+	} {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "   pc-a and pc-b belong to one project each: office-gw lets them use their project's real addresses\n"+
+		"   (transparent mode), so both ask for 10.0.0.20 and each reaches its own project's host\n")
+	r, err := scenario.BuildReference(l, bin)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	failed := d.failed
+	defer func() {
+		if d.failed > failed { // what the gateways said, for whoever reads a failed run
+			for _, g := range r.Gateways() {
+				fmt.Fprintf(w, "\n   ---- %s log (last lines):\n", g.Name)
+				io.WriteString(&indent{w: w}, lastLines(g.Log(), 15))
+			}
+		}
+	}()
+	t0 := time.Now()
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "   gw-b, gw-a1, gw-a2, gw-c, office-gw started, and VPC-A's route table sending pc-a to gw-a1, in %v\n",
+		time.Since(t0).Round(10*time.Millisecond))
+
+	// Transparent mode: pc-a and pc-b, members of one project each, both
+	// use 10.0.0.20. The servers run on host-a and host-b: a transfer that
+	// completes went to the right one.
+	reach := func(pc, host *lab.NS, src string) error {
+		err := lab.Eventually(ctx, 20*time.Second, func() error { return pc.Ping(ctx, scenario.HostA) })
+		if err != nil {
+			return err
+		}
+		res, err := pc.TCPTransfer(ctx, host, scenario.HostA, 1<<20)
+		if err == nil && res.RemoteAddr.Addr().String() != src {
+			err = fmt.Errorf("%s saw %s", host.Role, res.RemoteAddr.Addr())
+		}
+		return err
+	}
+	d.check("pc-a (alpha) reaches host-a at 10.0.0.20 (TCP 1 MiB to host-a's server, which sees pc-a's own address)", reach(r.PCA, r.HostA, scenario.PCA))
+	d.check("pc-b (beta) reaches host-b at the same 10.0.0.20: VPC-B overlaps VPC-A (TCP 1 MiB to host-b's server)", reach(r.PCB, r.HostB, scenario.PCB))
+	// Refused: no answer, and office-gw's kernel has no route for that
+	// source to that destination: nothing enters the mesh. (Its ICMP
+	// unreachable answers are rate-limited per sender, so they are not
+	// what is checked.)
+	refused := func(from *lab.NS, src string, dsts ...string) error {
+		for _, dst := range dsts {
+			if out, err := from.Exec(ctx, "ping", "-n", "-c", "1", "-W", "1", dst); err == nil {
+				return fmt.Errorf("%s answered:\n%s", dst, out)
+			}
+			out, err := r.Office.Gateway.Exec(ctx, "ip", "route", "get", dst, "from", src, "iif", "lan")
+			if err == nil || !strings.Contains(out, "No route to host") {
+				return fmt.Errorf("office-gw routes %s → %s: %s", src, dst, strings.TrimSpace(out))
+			}
+		}
+		return nil
+	}
+	d.check("pc-a (alpha) cannot reach host-b at "+scenario.HostBWire+": office-gw has no route for it", refused(r.PCA, scenario.PCA, scenario.HostBWire))
+	d.check("pc-b (beta) cannot reach host-a at "+scenario.HostAWire+" nor host-c", refused(r.PCB, scenario.PCB, scenario.HostAWire, scenario.HostC))
+	d.check("pc-x (no project) reaches none of host-a, host-b, host-c at their wire addresses",
+		refused(r.PCX, scenario.PCX, scenario.HostAWire, scenario.HostBWire, scenario.HostC))
+
+	// office-gw and gw-c are both behind NAT and gw-c's maps a port per
+	// destination: the pair gives up punching after 3 s and goes through
+	// the relay, gw-b, which counts what it forwards.
+	var path string
+	err = lab.Eventually(ctx, 20*time.Second, func() error { return r.PCA.Ping(ctx, scenario.HostC) })
+	if err == nil {
+		var og, cg mesh.PeerStatus
+		og, cg, err = scenario.WaitRelayed(ctx, r.OfficeGW, r.GWC, r.GWB.Name, 20*time.Second)
+		path = fmt.Sprintf("office-gw shows gw-c %s, gw-c shows office-gw %s", scenario.PathCell(og), scenario.PathCell(cg))
+	}
+	if err == nil {
+		err = relayedPings(ctx, r)
+	}
+	d.check("pc-a (alpha) reaches host-c at "+scenario.HostC+" relayed via gw-b, both ends agreeing; gw-b forwarded the pings", err)
+	if path != "" {
+		fmt.Fprintf(w, "   path: pc-a → office-gw ⇒ gw-b (relay, %s:51820) ⇒ gw-c → host-c; %s\n", scenario.VPCBPublic, path)
+	}
+
+	var killErr error
+	gap := r.PCA.PingStream(ctx, scenario.HostA, 60, 2*time.Second, func() { killErr = r.GWA1.Kill() })
+	if killErr == nil && gap >= 3*time.Second {
+		killErr = fmt.Errorf("interrupted %v, want under 3 s", gap)
+	}
+	d.check(fmt.Sprintf("kill -9 gw-a1 under a 10/s ping stream pc-a → host-a: interrupted %v (probes every %d ms)", gap, scenario.RefProbeMS), killErr)
+	d.check("VPC-A's route table now sends pc-a ("+scenario.PCA+"/32) to gw-a2's interface "+scenario.ENIA2,
+		r.Table.WaitTarget(ctx, scenario.PCA+"/32", scenario.ENIA2, 10*time.Second))
+
+	fmt.Fprintf(w, "\n   $ vpcmesh status   (on office-gw)\n")
+	st, err := r.OfficeGW.Status(ctx)
+	if err != nil {
+		return err
+	}
+	printStatus(&indent{w: w}, st)
+	if d.keep {
+		fmt.Fprintf(w, "\n   kept: %s status -c %s   (every gateway: %s/<gateway>/vpcmesh.toml;\n"+
+			"   gw-a1 stays killed; VPC-A's EC2 stand-in ran inside the demo and ends with it)\n", bin, r.OfficeGW.ConfigPath, l.Dir)
+	}
+	return nil
+}
+
+// relayedPings pings host-c from pc-a five times and checks that gw-b
+// forwarded at least the ten packets of it.
+func relayedPings(ctx context.Context, r *scenario.Reference) error {
+	forwarded := func() (uint64, error) {
+		st, err := r.GWB.Status(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if st.Relay == nil {
+			return 0, errors.New("gw-b's status shows no relay")
+		}
+		return st.Relay.Forwarded, nil
+	}
+	before, err := forwarded()
+	if err != nil {
+		return err
+	}
+	if out, err := r.PCA.Exec(ctx, "ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", scenario.HostC); err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	after, err := forwarded()
+	if err == nil && after-before < 10 {
+		err = fmt.Errorf("gw-b forwarded %d packets during 5 pings, want at least 10", after-before)
+	}
+	return err
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n") + "\n"
+}
+
 // sceneTwoSites: an office behind masquerade NAT and a VPC behind 1:1 NAT,
 // linked by static peers.
 func sceneTwoSites(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	w := d.w
-	fmt.Fprintf(w, "\n1. An office behind masquerade NAT and a VPC behind 1:1 NAT, static peers\n")
+	fmt.Fprintf(w, "\n2. An office behind masquerade NAT and a VPC behind 1:1 NAT, static peers\n")
 	ts, err := scenario.BuildTwoSites(l, bin)
 	if err != nil {
 		return err
@@ -119,7 +271,7 @@ func sceneTwoSites(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 // sceneOverlap: two VPCs with the same CIDR, reached by the members of
 // their projects under different wire prefixes.
 func sceneOverlap(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
-	fmt.Fprintf(d.w, "\n2. Two VPCs using the same CIDR (10.0.0.0/24, 10.0.0.0/25), one per project; an office with\n"+
+	fmt.Fprintf(d.w, "\n3. Two VPCs using the same CIDR (10.0.0.0/24, 10.0.0.0/25), one per project; an office with\n"+
 		"   pc-a in alpha, pc-b in beta, pc-x in neither; VPC A is 100.100.1.0/24 on the wire, VPC B 100.100.2.0/25\n")
 	o, err := scenario.BuildOverlap(l, bin)
 	if err != nil {
@@ -156,7 +308,7 @@ func sceneOverlap(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 // sceneGossip: six gateways, two behind NAT, find each other from one join
 // address each and the mesh trust.
 func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
-	fmt.Fprintf(d.w, "\n3. Six gateways (two behind masquerade NAT) with one root key and one join address each\n")
+	fmt.Fprintf(d.w, "\n4. Six gateways (two behind masquerade NAT) with one root key and one join address each\n")
 	m, err := scenario.BuildGossipMesh(l, bin)
 	if err != nil {
 		return err
@@ -189,7 +341,7 @@ func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 // sceneHA: an HA pair in a VPC whose route table (the EC2 stand-in) the
 // VPC router follows; the active member is killed.
 func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
-	fmt.Fprintf(d.w, "\n4. An HA pair in VPC A (gw-a1 priority 200, gw-a2 100) behind an EC2 route table; gw-a1 is killed\n")
+	fmt.Fprintf(d.w, "\n5. An HA pair in VPC A (gw-a1 priority 200, gw-a2 100) behind an EC2 route table; gw-a1 is killed\n")
 	h, err := scenario.BuildHA(l, bin, 300, 3000, "")
 	if err != nil {
 		return err
@@ -222,7 +374,7 @@ func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 // sceneNAT: one gateway per kind of internet access; the pairs that cannot
 // go direct use a relay, and the relay in use is stopped.
 func sceneNAT(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
-	fmt.Fprintf(d.w, "\n5. NAT traversal: public, 1:1 NAT (both relays), two masquerades, two random-port NATs\n")
+	fmt.Fprintf(d.w, "\n6. NAT traversal: public, 1:1 NAT (both relays), two masquerades, two random-port NATs\n")
 	m, err := scenario.BuildNATMatrix(l, bin)
 	if err != nil {
 		return err
