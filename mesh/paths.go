@@ -269,19 +269,40 @@ func localCandidates(tun string, port int) []netip.AddrPort {
 	return out
 }
 
-// pathLoop runs the path rounds until the gateway closes.
+// pathLoop runs the path rounds until the gateway closes. A relay also
+// reads its peers' endpoints again, at most every relayRefresh, when a
+// packet to relay comes from an address it does not know: a NATed peer's
+// mapping moved, and waiting for the next round would cost its relayed
+// flows up to a second.
 func (g *Gateway) pathLoop() {
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
+	miss := make(chan struct{}, 1)
+	g.dev.OnRelayMiss(func() {
+		select {
+		case miss <- struct{}{}:
+		default:
+		}
+	})
+	var refreshed time.Time
 	for {
 		select {
 		case <-g.bg.Done():
 			return
 		case now := <-t.C:
 			g.pathRound(now)
+		case <-miss:
+			if time.Since(refreshed) >= relayRefresh && g.config().Node.Relay {
+				refreshed = time.Now()
+				g.updateRelay(g.members.gossip.Nodes())
+			}
 		}
 	}
 }
+
+// relayRefresh bounds how often a relay reads its peers' endpoints again
+// on a miss.
+const relayRefresh = 50 * time.Millisecond
 
 func (g *Gateway) pathRound(now time.Time) {
 	m := g.members

@@ -80,6 +80,10 @@ type relayState struct {
 	eps       map[netip.AddrPort]*relayEndpoint
 	forwarded atomic.Uint64
 	refused   atomic.Uint64 // not a relay here, or not between its peers
+	// stale is called, and must not block, when a packet names a peer
+	// from an address the table does not know: a peer's NAT mapping may
+	// have moved, and the table should be read again.
+	stale atomic.Pointer[func()]
 }
 
 // RelayPeers are the gateways a relay forwards between: overlay address →
@@ -193,6 +197,11 @@ func (b *controlBind) forward(pkt []byte, from conn.Endpoint) bool {
 	}
 	src, known := t.from[unmap(sender)]
 	dst, ok := t.to[[4]byte(pkt[1:relayHeader])]
+	if !known && ok {
+		if f := b.relay.stale.Load(); f != nil {
+			(*f)()
+		}
+	}
 	if !known || !ok {
 		return false
 	}
@@ -232,6 +241,10 @@ func (b *controlBind) setRelayPeers(peers RelayPeers) error {
 	b.relayTable.Store(t)
 	return nil
 }
+
+// OnRelayMiss sets the function called, without blocking, when a packet to
+// relay comes from an address the relay table does not know.
+func (d *Device) OnRelayMiss(f func()) { d.bind.relay.stale.Store(&f) }
 
 // RelayStats counts the packets this gateway forwarded for others and
 // those it refused to forward.

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,11 +114,19 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 	}
 
 	// Not a peer of R: dropped, though it names D. A's next packet, sent
-	// after it on the same path, is the next thing D gets.
+	// after it on the same path, is the next thing D gets. R is told that
+	// an unknown address wants to reach a peer (a peer whose mapping
+	// moved looks the same), to read its table again.
+	var misses atomic.Int32
+	miss := func() { misses.Add(1) }
+	r.relay.stale.Store(&miss)
 	stranger.send(t, RelayEndpoint(r.addr, overlayD), "\x01spoofed")
 	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01second")
 	if got := d.next(t); got.data != "\x01second" {
 		t.Fatalf("D got %q: R relayed for a stranger", got.data)
+	}
+	if misses.Load() != 1 {
+		t.Errorf("R reported %d misses, want 1", misses.Load())
 	}
 	if n := r.relay.forwarded.Load(); n != 3 {
 		t.Errorf("R counts %d packets forwarded, want 3", n)
