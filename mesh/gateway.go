@@ -247,7 +247,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	policy := PacketPolicy(cfg, g.mtu)
 	policy.Routes = append(policy.Routes, d.Projects...)
 	for _, u := range users {
-		policy.Members = append(policy.Members, nat.MemberRule{Project: u.project, Source: netip.PrefixFrom(u.addr, 32)})
+		policy.Members = append(policy.Members, nat.MemberRule{Project: u.project, Source: netip.PrefixFrom(u.addr, 32), Transparent: u.transparent})
 	}
 	transparent, tw := transparentRoutes(cfg, d.Exports, policy.Routes)
 	policy.Transparent, warnings = transparent, append(warnings, tw...)
@@ -255,7 +255,11 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	if err != nil {
 		return fmt.Errorf("packet rules: %w", err)
 	}
-	routes, rules := kernelPolicy(cfg, d.Routes, policy, users)
+	local, err := routing.LocalRoutes()
+	if err != nil {
+		return err
+	}
+	routes, rules := kernelPolicy(cfg, d.Routes, policy, users, local)
 	g.cfg, g.users = cfg, users
 	for _, w := range warnings {
 		if !slices.Contains(g.warnings, w) {
@@ -278,8 +282,11 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 		g.log.Info("rules synced", "added", rd.Added, "removed", rd.Removed)
 	}
 	if c := g.cloud.Load(); c != nil {
-		settling := time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond
-		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settling, g.sites.down()), g.knownENIs()})
+		var settlingSince time.Time
+		if time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond {
+			settlingSince = g.started
+		}
+		c.want(cloudState{vpcPrefixes(cfg, d.Routes), activeForSites(cfg, v, settlingSince, g.sites.down()), g.knownENIs()})
 	}
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)

@@ -33,7 +33,7 @@ func PacketPolicy(cfg *configs.Config, mtu int) nat.Config {
 		}
 		for _, m := range s.Members {
 			for _, src := range m.Sources {
-				c.Members = append(c.Members, nat.MemberRule{Project: m.Project, Source: src})
+				c.Members = append(c.Members, nat.MemberRule{Project: m.Project, Source: src, Transparent: m.Transparent})
 			}
 		}
 	}

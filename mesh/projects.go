@@ -99,16 +99,17 @@ func transparentRoutes(cfg *configs.Config, exports []remoteExport, routes []nat
 	}
 	// A member of several projects gets no transparent route (nat), which
 	// matters where their real prefixes overlap.
-	projectsOf := map[netip.Prefix][]string{}
+	projectsOf, wants := map[netip.Prefix][]string{}, map[netip.Prefix]bool{}
 	for _, s := range cfg.Sites {
 		for _, m := range s.Members {
 			for _, src := range m.Sources {
 				projectsOf[src] = append(projectsOf[src], m.Project)
+				wants[src] = wants[src] || m.Transparent
 			}
 		}
 	}
 	for src, ps := range projectsOf {
-		if len(ps) < 2 {
+		if len(ps) < 2 || !wants[src] {
 			continue
 		}
 		for _, a := range out {
@@ -131,6 +132,7 @@ type userMember struct {
 	site, project string
 	uid           uint32
 	addr          netip.Addr
+	transparent   bool
 }
 
 // userMembers resolves the members' users on this machine.
@@ -154,7 +156,7 @@ func userMembers(cfg *configs.Config) ([]userMember, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: site[%d].member[%d].users[%d]: uid %q of %s", cfg.Path, i, j, k, u.Uid, name)
 				}
-				out = append(out, userMember{s.Name, m.Project, uint32(uid), addr})
+				out = append(out, userMember{s.Name, m.Project, uint32(uid), addr, m.Transparent})
 			}
 		}
 	}
@@ -187,11 +189,17 @@ func siteAddress(cidrs []netip.Prefix) (netip.Addr, error) {
 	return found[0], nil
 }
 
+// transparentTable names the table of a project's transparent members:
+// the project's routes and the real prefixes of its VPCs.
+func transparentTable(project string) string { return project + " (transparent)" }
+
 // kernelPolicy places the wanted routes: the overlay range and plain
-// site-to-site links in the main table; every project's prefixes (and its
-// transparent real prefixes) in the project's table, with the unreachable
-// twin for everybody else; and the rules that pick the tables.
-func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config, users []userMember) ([]routing.Route, []routing.Rule) {
+// site-to-site links in the main table; every project's prefixes in the
+// project's table, and with its VPCs' real prefixes in the table of its
+// transparent members; the unreachable twin of each for everybody else
+// (of a real prefix only where no route of the system's own covers it:
+// locally, local routing wins); and the rules that pick the tables.
+func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config, users []userMember, local []netip.Prefix) ([]routing.Route, []routing.Rule) {
 	projectsOf := map[netip.Prefix][]string{}
 	for _, r := range policy.Routes {
 		if !slices.Contains(projectsOf[r.Wire], r.Project) {
@@ -207,6 +215,21 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 		if !inMain(r.Dst) {
 			names = append(names, projectsOf[r.Dst]...)
 		}
+	}
+	// A project gets a transparent table when it has transparent routes
+	// and members that asked for them.
+	wants := map[string]bool{}
+	for _, m := range policy.Members {
+		wants[m.Project] = wants[m.Project] || m.Transparent
+	}
+	transparent := map[string]bool{}
+	for _, t := range policy.Transparent {
+		if slices.Contains(names, t.Project) && wants[t.Project] {
+			transparent[t.Project] = true
+		}
+	}
+	for p := range transparent {
+		names = append(names, transparentTable(p))
 	}
 	tables := projectTables(names)
 	src := map[string]netip.Addr{}
@@ -226,12 +249,18 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 		}
 		for _, p := range projectsOf[r.Dst] {
 			add(routing.Route{Dst: r.Dst, Table: tables[p], Src: src[p]})
+			if transparent[p] {
+				add(routing.Route{Dst: r.Dst, Table: tables[transparentTable(p)], Src: src[p]})
+			}
 		}
 		add(routing.Route{Dst: r.Dst, Table: unreachableTable, Unreachable: true})
 	}
 	for _, t := range policy.Transparent {
-		if table, ok := tables[t.Project]; ok {
-			add(routing.Route{Dst: t.Real, Table: table, Src: src[t.Project]})
+		if transparent[t.Project] {
+			add(routing.Route{Dst: t.Real, Table: tables[transparentTable(t.Project)], Src: src[t.Project]})
+			if !slices.ContainsFunc(local, t.Real.Overlaps) {
+				add(routing.Route{Dst: t.Real, Table: unreachableTable, Unreachable: true})
+			}
 		}
 	}
 	var rules []routing.Rule
@@ -242,8 +271,15 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 			rules = append(rules, r)
 		}
 	}
+	tableFor := func(project string, wantsTransparent bool) (int, bool) {
+		if wantsTransparent && transparent[project] {
+			return tables[transparentTable(project)], true
+		}
+		t, ok := tables[project]
+		return t, ok
+	}
 	for _, m := range policy.Members {
-		if t, ok := tables[m.Project]; ok {
+		if t, ok := tableFor(m.Project, m.Transparent); ok {
 			addRule(routing.Rule{Priority: memberRulePriority, Src: m.Source, Table: t})
 		}
 	}
@@ -255,7 +291,7 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 		}
 	}
 	for _, u := range users {
-		if t, ok := tables[u.project]; ok {
+		if t, ok := tableFor(u.project, u.transparent); ok {
 			addRule(routing.Rule{Priority: memberRulePriority, UIDs: &[2]uint32{u.uid, u.uid}, Table: t})
 		}
 	}
@@ -263,7 +299,9 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 	// packets from the mesh, as traceroute shows) go back the way they
 	// came, whatever the project.
 	for _, p := range slices.Sorted(maps.Keys(tables)) {
-		addRule(routing.Rule{Priority: memberRulePriority, Src: netip.PrefixFrom(cfg.Node.OverlayAddress, 32), Table: tables[p]})
+		if !strings.HasSuffix(p, " (transparent)") {
+			addRule(routing.Rule{Priority: memberRulePriority, Src: netip.PrefixFrom(cfg.Node.OverlayAddress, 32), Table: tables[p]})
+		}
 	}
 	if slices.ContainsFunc(routes, func(r routing.Route) bool { return r.Unreachable }) {
 		addRule(routing.Rule{Priority: unreachableRulePriority, Table: unreachableTable})

@@ -32,9 +32,11 @@ func TestProjectTablesStable(t *testing.T) {
 
 // The office of the overlap case, with gossip's remote exports: alpha's
 // VPC 10.0.0.0/24 at 10.200.0.0/24, beta's 10.0.0.0/25 at 10.201.0.0/25.
-// pc-a and pc-b each get their project's table, holding the wire and the
-// real prefix; everybody else finds the wire prefixes unreachable and the
-// real ones are left to ordinary routing.
+// pc-a, a transparent member of alpha, gets alpha's transparent table:
+// the wire and the real prefix; pc-b, a plain member of beta, beta's
+// table: the wire prefix. Everybody else finds the wire prefixes
+// unreachable, and alpha's real prefix too unless the system routes it
+// itself.
 func TestKernelPolicyOverlappingProjects(t *testing.T) {
 	cfg, err := configs.Parse("gw.toml", []byte(header+`
 [[site]]
@@ -43,6 +45,7 @@ cidrs = ["192.168.0.0/24"]
 [[site.member]]
 project = "alpha"
 sources = ["192.168.0.50/32"]
+transparent = true
 [[site.member]]
 project = "beta"
 sources = ["192.168.0.51/32"]
@@ -63,22 +66,23 @@ sources = ["192.168.0.51/32"]
 		t.Fatalf("the packet rules do not compile with the transparent routes: %v", err)
 	}
 	wanted := []routing.Route{{Dst: p("10.200.0.0/24")}, {Dst: p("10.201.0.0/25")}, {Dst: p("100.96.0.0/16")}}
-	routes, rules := kernelPolicy(cfg, wanted, policy, nil)
-	tables := projectTables([]string{"alpha", "beta"})
+	routes, rules := kernelPolicy(cfg, wanted, policy, nil, []netip.Prefix{p("10.0.0.0/25")})
+	tables := projectTables([]string{"alpha", "beta", transparentTable("alpha")})
+	alphaT := tables[transparentTable("alpha")]
 	wantRoutes := []routing.Route{
 		{Dst: p("10.200.0.0/24"), Table: tables["alpha"]},
+		{Dst: p("10.200.0.0/24"), Table: alphaT},
 		{Dst: p("10.200.0.0/24"), Table: unreachableTable, Unreachable: true},
 		{Dst: p("10.201.0.0/25"), Table: tables["beta"]},
 		{Dst: p("10.201.0.0/25"), Table: unreachableTable, Unreachable: true},
 		{Dst: p("100.96.0.0/16")},
-		{Dst: p("10.0.0.0/24"), Table: tables["alpha"]},
-		{Dst: p("10.0.0.0/25"), Table: tables["beta"]},
+		{Dst: p("10.0.0.0/24"), Table: alphaT},
 	}
 	if !slices.Equal(routes, wantRoutes) {
 		t.Errorf("routes\n got %v\nwant %v", routes, wantRoutes)
 	}
 	wantRules := []routing.Rule{
-		{Priority: memberRulePriority, Src: p("192.168.0.50/32"), Table: tables["alpha"]},
+		{Priority: memberRulePriority, Src: p("192.168.0.50/32"), Table: alphaT},
 		{Priority: memberRulePriority, Src: p("192.168.0.51/32"), Table: tables["beta"]},
 		{Priority: memberRulePriority, Src: p("100.96.0.1/32"), Table: tables["alpha"]},
 		{Priority: memberRulePriority, Src: p("100.96.0.1/32"), Table: tables["beta"]},
@@ -90,7 +94,7 @@ sources = ["192.168.0.51/32"]
 
 	// pc-c in both projects cannot tell the two VPCs apart by real address.
 	cfg.Sites[0].Members = append(cfg.Sites[0].Members,
-		configs.Member{Project: "alpha", Sources: []netip.Prefix{p("192.168.0.52/32")}},
+		configs.Member{Project: "alpha", Sources: []netip.Prefix{p("192.168.0.52/32")}, Transparent: true},
 		configs.Member{Project: "beta", Sources: []netip.Prefix{p("192.168.0.52/32")}})
 	_, warnings = transparentRoutes(cfg, exports, policy.Routes)
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "member 192.168.0.52/32 is in projects alpha and beta, whose VPCs overlap at 10.0.0.0/24: it must use wire addresses (10.200.0.0/24, 10.201.0.0/25)") {
@@ -120,7 +124,7 @@ prefixes = ["10.0.0.0/24"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes, rules := kernelPolicy(cfg, []routing.Route{{Dst: netip.MustParsePrefix("10.0.0.0/24")}}, PacketPolicy(cfg, 1420), nil)
+	routes, rules := kernelPolicy(cfg, []routing.Route{{Dst: netip.MustParsePrefix("10.0.0.0/24")}}, PacketPolicy(cfg, 1420), nil, nil)
 	if want := []routing.Route{{Dst: netip.MustParsePrefix("10.0.0.0/24")}}; !slices.Equal(routes, want) || len(rules) != 0 {
 		t.Errorf("routes %v rules %v; want %v and no rules", routes, rules, want)
 	}

@@ -108,7 +108,7 @@ func (c *compiler) buildLocal() {
 		if parent, ok := c.local.LookupPrefix(p); ok {
 			e.inherit(parent)
 		}
-		if i := e.members.only(); i >= 0 {
+		if i := e.members.only(); i >= 0 && e.wantsTrans {
 			e.trans = c.trans[i]
 		}
 		c.local.Insert(p, e)
@@ -149,6 +149,7 @@ func (c *compiler) localSeeds() map[netip.Prefix]*localEntry {
 		e := seed(r.Source)
 		e.projects.add(c.index[r.Project])
 		e.members.add(c.index[r.Project])
+		e.wantsTrans = e.wantsTrans || r.Transparent
 	}
 	return seeds
 }
@@ -157,6 +158,7 @@ func (c *compiler) localSeeds() map[netip.Prefix]*localEntry {
 func (e *localEntry) inherit(parent *localEntry) {
 	e.projects.addAll(parent.projects)
 	e.members.addAll(parent.members)
+	e.wantsTrans = e.wantsTrans || parent.wantsTrans
 	if e.toWire == identity {
 		e.toWire = parent.toWire
 	}

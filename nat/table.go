@@ -14,9 +14,15 @@ type ProjectRoute struct {
 }
 
 // MemberRule lets local sources in Source use the routes of Project.
+// Transparent asks for transparent mode: a source that is a member of
+// Project alone reaches its TransparentRoutes by their real prefixes. It
+// is a choice per member because it is stateless: replies from such a
+// VPC come back from the real address, so a transparent member cannot use
+// the wire address at the same time.
 type MemberRule struct {
-	Project string
-	Source  netip.Prefix
+	Project     string
+	Source      netip.Prefix
+	Transparent bool
 }
 
 // TransparentRoute lets the members of Project that belong to no other
@@ -83,7 +89,10 @@ type localEntry struct {
 	projects projectSet // projects whose routes this source may use
 	members  projectSet // the part of projects that comes from member rules
 	toWire   xlat       // real → wire for a mapped export; identity otherwise
-	trans    *transparent
+	// wantsTrans is set by a transparent member rule; trans holds the
+	// routes when the source is a member of one project alone.
+	wantsTrans bool
+	trans      *transparent
 }
 
 // wireEntry describes a wire prefix.

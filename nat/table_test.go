@@ -42,9 +42,10 @@ func officeConfig() Config {
 			{Project: "B", Wire: pfx("100.64.2.0/25")},
 		},
 		Members: []MemberRule{
-			{Project: "A", Source: pfx("192.168.0.50/32")},
-			{Project: "A", Source: pfx("192.168.0.60/32")},
-			{Project: "B", Source: pfx("192.168.0.60/32")},
+			{Project: "A", Source: pfx("192.168.0.50/32"), Transparent: true},
+			{Project: "A", Source: pfx("192.168.0.51/32")},
+			{Project: "A", Source: pfx("192.168.0.60/32"), Transparent: true},
+			{Project: "B", Source: pfx("192.168.0.60/32"), Transparent: true},
 		},
 		Transparent: []TransparentRoute{
 			{Project: "A", Real: pfx("10.0.0.0/24"), Wire: pfx("100.64.1.0/24")},

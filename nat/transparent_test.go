@@ -16,6 +16,8 @@ func TestTransparentOutbound(t *testing.T) {
 		{name: "two projects: real has no route", in: build(hdr{src: "192.168.0.60", dst: "10.0.0.20", proto: protoTCP}, tcp), verdict: DropNoRoute},
 		xcaseOf("two projects: wire", h("192.168.0.60", "100.64.2.10"), udpDgram(1, 2, payload), "192.168.0.60", "100.64.2.10"),
 		{name: "no member rule", in: build(h("192.168.0.70", "10.0.0.20"), udpDgram(1, 2, nil)), verdict: DropNoRoute},
+		{name: "not transparent: real has no route", in: build(h("192.168.0.51", "10.0.0.20"), udpDgram(1, 2, nil)), verdict: DropNoRoute},
+		xcaseOf("not transparent: wire", h("192.168.0.51", "100.64.1.20"), udpDgram(1, 2, payload), "192.168.0.51", "100.64.1.20"),
 	})
 }
 
@@ -25,6 +27,7 @@ func TestTransparentInbound(t *testing.T) {
 		xcaseOf("wire → real", h("100.64.1.20", "192.168.0.50"), udpDgram(2, 1, payload), "10.0.0.20", "192.168.0.50"),
 		xcaseOf("two projects: wire stays", h("100.64.2.10", "192.168.0.60"), udpDgram(2, 1, payload), "100.64.2.10", "192.168.0.60"),
 		xcaseOf("no member rule: wire stays", h("100.64.1.20", "192.168.0.70"), udpDgram(2, 1, payload), "100.64.1.20", "192.168.0.70"),
+		xcaseOf("not transparent: wire stays", h("100.64.1.20", "192.168.0.51"), udpDgram(2, 1, payload), "100.64.1.20", "192.168.0.51"),
 		{name: "B is not A's", in: build(h("100.64.2.10", "192.168.0.50"), udpDgram(2, 1, nil)), verdict: DropACL},
 	})
 }

@@ -83,6 +83,25 @@ func Sync(dev string, want []Route) (Diff, error) {
 	return d, nil
 }
 
+// LocalRoutes lists the destinations of the main table's routes that are
+// not vpcmesh's, the default route left out: the networks this machine
+// reaches by itself.
+func LocalRoutes() ([]netip.Prefix, error) {
+	rs, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range rs {
+		if r.Protocol != Protocol && r.Dst != nil {
+			if p := prefixOf(r.Dst); p.Bits() > 0 {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Flush removes every vpcmesh route from every table.
 func Flush() (int, error) {
 	have, err := Owned()
