@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/gaissmai/bart"
 
@@ -302,10 +303,14 @@ func cmpBool(a, b bool) int {
 
 // activeForSites says whether this gateway carries its sites: no healthy
 // member of an HA group it is in ranks above it (priority, then name).
-// Within the hold-down after its start it leaves the site to a healthy
-// member that carries it, whatever the ranks: a gateway back from a
-// failure takes over only once it has stayed up.
-func activeForSites(cfg *configs.Config, v View, settling bool, ownDown []string) bool {
+// Within the hold-down after its start (settlingSince, its start time;
+// zero once the hold-down is over) it leaves the site to a healthy member
+// that was up before it, whatever the ranks: a gateway back from a failure
+// takes over only once it has stayed up. A member that started after it
+// (a record's version is its node's start time in nanoseconds, plus its
+// changes) is no reason to wait: a pair started together would otherwise
+// leave the site to nobody for a whole hold-down.
+func activeForSites(cfg *configs.Config, v View, settlingSince time.Time, ownDown []string) bool {
 	for _, s := range cfg.Sites {
 		if slices.Contains(ownDown, s.Name) {
 			return false
@@ -315,7 +320,8 @@ func activeForSites(cfg *configs.Config, v View, settling bool, ownDown []string
 				continue
 			}
 			for _, ns := range n.Sites {
-				if ns.Name == s.Name && (settling || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
+				upBefore := !settlingSince.IsZero() && n.Version < uint64(settlingSince.UnixNano())
+				if ns.Name == s.Name && (upBefore || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
 					return false
 				}
 			}

@@ -242,10 +242,10 @@ func TestHAFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false, nil) {
+	if activeForSites(self, View{Nodes: []*discovery.Node{a1}}, time.Time{}, nil) {
 		t.Error("gw-a2 active while gw-a1, of higher priority, is healthy")
 	}
-	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}, false, nil) {
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: map[string]bool{"gw-a1": true}}, time.Time{}, nil) {
 		t.Error("gw-a2 not active with gw-a1 down")
 	}
 	// gw-a1 just restarted: it leaves the site to gw-a2 until its hold-down ends.
@@ -254,15 +254,22 @@ func TestHAFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, true, nil) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false, nil) {
+	a2.Version = uint64(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC).UnixNano())
+	restart := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, restart, nil) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, time.Time{}, nil) {
 		t.Error("a restarted gw-a1 must wait out its hold-down, then carry the site")
+	}
+	// Started together, gw-a2 a moment after: gw-a1 carries the site at
+	// once, there is nobody to wait for.
+	if !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, time.Date(2026, 12, 1, 7, 59, 59, 0, time.UTC), nil) {
+		t.Error("gw-a1 waits for gw-a2, which started after it")
 	}
 	// gw-a1 cannot reach its own site: gw-a2 carries it, on every side.
 	a1.SitesDown = []string{"vpc-a"}
 	if got := carrier(nil); got != "gw-a2" {
 		t.Errorf("gw-a1 failed for vpc-a: %s carries it, want gw-a2", got)
 	}
-	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}}, false, nil) || activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, false, []string{"vpc-a"}) {
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}}, time.Time{}, nil) || activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, time.Time{}, []string{"vpc-a"}) {
 		t.Error("with gw-a1 failed for its site, gw-a2 must be the active one")
 	}
 }
