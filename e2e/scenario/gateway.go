@@ -67,9 +67,10 @@ type ExportSpec struct{ Project, CIDR, Mapped string }
 // MemberSpec lets Sources, and the unix Users of the gateway, use
 // Project's routes.
 type MemberSpec struct {
-	Project string
-	Sources []string
-	Users   []string
+	Project     string
+	Sources     []string
+	Users       []string
+	Transparent bool // real addresses for the project's VPCs
 }
 
 // PeerSpec is a static peer in a gateway's config.
@@ -198,6 +199,9 @@ project = "{{.Project}}"
 sources = {{q .Sources}}
 {{- if .Users}}
 users = {{q .Users}}
+{{- end}}
+{{- if .Transparent}}
+transparent = true
 {{- end}}
 {{end}}
 {{- range .Peers}}

@@ -79,7 +79,7 @@ func BuildReference(l *lab.Lab, bin string) (r *Reference, err error) {
 	join := []string{VPCBPublic + ":51820"}
 	office := GatewaySpec{Name: "office-gw", NS: r.Office.Gateway, Overlay: OfficeGWMesh, SiteName: "office",
 		CIDRs: []string{OfficeLAN}, Trust: r.Trust, Join: join, ValidFor: refValidFor,
-		Members: []MemberSpec{{Project: "alpha", Sources: []string{PCA + "/32"}}, {Project: "beta", Sources: []string{PCB + "/32"}}}}
+		Members: []MemberSpec{{Project: "alpha", Sources: []string{PCA + "/32"}, Transparent: true}, {Project: "beta", Sources: []string{PCB + "/32"}, Transparent: true}}}
 	FastProbes(&office, RefProbeMS, RefHoldMS)
 	pair := HAPair{Site: "vpc-a", CIDRs: []string{VPCLAN}, Exports: []ExportSpec{{"alpha", VPCLAN, VPCAWire}},
 		Trust: r.Trust, Join: join, ProbeMS: RefProbeMS, HoldMS: RefHoldMS, Table: r.Table, ValidFor: refValidFor}
