@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
@@ -148,7 +149,23 @@ func (r *Reference) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.Table.WaitTarget(ctx, PCA+"/32", ENIA1, 20*time.Second)
+	if err := r.Table.WaitTarget(ctx, PCA+"/32", ENIA1, 20*time.Second); err != nil {
+		return err
+	}
+	// Every VPC known to the office: a check of isolation before that
+	// would pass for the wrong reason, or fail for it.
+	return lab.Eventually(ctx, 20*time.Second, func() error {
+		st, err := r.OfficeGW.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{VPCAWire, VPCBWire, RefVPCCLAN} {
+			if !slices.Contains(st.Routes, p) {
+				return fmt.Errorf("office-gw has no route for %s yet", p)
+			}
+		}
+		return nil
+	})
 }
 
 // Close stops VPC-A's EC2 stand-in.
