@@ -219,3 +219,22 @@ func TestProbeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Probes come from anyone on the WireGuard port: any bytes are refused or
+// decoded without panicking, and what decodes encodes back to itself.
+func FuzzDecodeProbe(f *testing.F) {
+	f.Add(Probe{Type: MsgPing, Nonce: [12]byte{1}, To: netip.MustParseAddr("100.96.0.1")}.Encode())
+	f.Add(Probe{Type: MsgPong, Nonce: [12]byte{2}, Observed: netip.MustParseAddrPort("203.0.113.10:51820")}.Encode())
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		p, err := DecodeProbe(pkt)
+		if err != nil {
+			return
+		}
+		if got := p.Encode(); string(got) != string(pkt) && !(p.Type == MsgPong && len(got) == len(pkt)) {
+			t.Fatalf("Encode(DecodeProbe(%x)) = %x", pkt, got)
+		}
+		if again, err := DecodeProbe(p.Encode()); err != nil || again != p {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, p)
+		}
+	})
+}
