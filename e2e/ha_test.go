@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -84,6 +85,10 @@ func TestHASiteUnreachable(t *testing.T) {
 	h, err := scenario.BuildHA(l, vpcmeshBin, 300, 3000, scenario.HostA)
 	must(t, err)
 	t.Cleanup(h.Close)
+	// Both members run with only the capabilities the systemd unit grants:
+	// probing the site's host must work with them.
+	caps := unitCapabilities(t)
+	h.GWA1.Capabilities, h.GWA2.Capabilities = caps, caps
 	must(t, h.Start(ctx))
 	must(t, lab.Eventually(ctx, 15*time.Second, func() error { return h.PC.Ping(ctx, scenario.HostA) }))
 	cut := func() {
@@ -114,4 +119,20 @@ func TestHASiteUnreachable(t *testing.T) {
 			t.Errorf("office-gw sends %s elsewhere than gw-a2: %+v", scenario.VPCLAN, st.Peers)
 		}
 	}
+}
+
+// unitCapabilities is the CapabilityBoundingSet of systemd/vpcmesh.service.
+func unitCapabilities(t *testing.T) []string {
+	t.Helper()
+	unit, err := os.ReadFile("../systemd/vpcmesh.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapabilityBoundingSet="); ok {
+			return strings.Fields(v)
+		}
+	}
+	t.Fatal("the unit sets no CapabilityBoundingSet")
+	return nil
 }

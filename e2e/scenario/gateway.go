@@ -39,6 +39,9 @@ type GatewaySpec struct {
 	// Health probing for HA; 0: the defaults.
 	ProbeIntervalMS, ProbeMisses, HoldDownMS int
 	Env                                      []string // extra environment for the process ("K=V")
+	// Capabilities, when set, are all the process may have (as the
+	// systemd unit's CapabilityBoundingSet), e.g. "CAP_NET_ADMIN".
+	Capabilities []string
 
 	// Gossip mode: with Trust set the gateway gets keys from `vpcmesh
 	// keygen` and a certificate from `vpcmesh ca sign`, and finds its peers
@@ -231,6 +234,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 	args := []string{g.Bin, "run", "-c", g.ConfigPath}
 	if lvl := os.Getenv("VPCMESH_E2E_LOG_LEVEL"); lvl != "" { // e.g. debug, to follow a failing test
 		args = append([]string{g.Bin, "--log-level", lvl}, args[1:]...)
+	}
+	if len(g.Capabilities) > 0 {
+		set := "-all"
+		for _, c := range g.Capabilities {
+			set += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+		}
+		args = append([]string{"setpriv", "--bounding-set=" + set, "--inh-caps=-all"}, args...)
 	}
 	p, err := g.NS.StartEnv(g.Name, g.Env, args...)
 	if err != nil {
