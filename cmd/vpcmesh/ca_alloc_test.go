@@ -15,22 +15,14 @@ func TestCASignAllocatesWire(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	caDir := filepath.Join(dir, "ca")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := run(t, bin, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
-	mustRun("ca", "init", "--dir", caDir)
+	mustRun(t, bin, "ca", "init", "--dir", caDir)
 	src, err := os.ReadFile("../../configs/examples/gossip-gateway.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gateway := func(name string) (config, certFile string) {
 		gwDir := filepath.Join(dir, name)
-		mustRun("keygen", "--dir", gwDir)
+		mustRun(t, bin, "keygen", "--dir", gwDir)
 		copyFile(t, filepath.Join(caDir, "root.pub"), filepath.Join(gwDir, "root.pub"))
 		doc := strings.ReplaceAll(string(src), "/etc/vpcmesh/", gwDir+"/")
 		doc = strings.Replace(doc, `name = "vpc-c-gw"`, `name = "`+name+`"`, 1)
@@ -44,32 +36,32 @@ func TestCASignAllocatesWire(t *testing.T) {
 	rootKey := filepath.Join(caDir, "root.key")
 	binds := func(certFile, wire string) {
 		t.Helper()
-		show := mustRun("ca", "show", certFile)
+		show := mustRun(t, bin, "ca", "show", certFile)
 		if !strings.Contains(show, wire) {
 			t.Errorf("%s does not bind %s:\n%s", certFile, wire, show)
 		}
 	}
 
 	c1, cert1 := gateway("vpc-c-gw")
-	if out := mustRun("ca", "sign", "--root-key", rootKey, "-c", c1); !strings.Contains(out, "allocated wire prefix 100.100.0.0/24 to 10.7.0.0/24 of site vpc-c (project alpha)") {
+	if out := mustRun(t, bin, "ca", "sign", "--root-key", rootKey, "-c", c1); !strings.Contains(out, "allocated wire prefix 100.100.0.0/24 to 10.7.0.0/24 of site vpc-c (project alpha)") {
 		t.Errorf("first sign:\n%s", out)
 	}
 	binds(cert1, "100.100.0.0/24")
-	if out := mustRun("ca", "sign", "--root-key", rootKey, "-c", c1); strings.Contains(out, "allocated") {
+	if out := mustRun(t, bin, "ca", "sign", "--root-key", rootKey, "-c", c1); strings.Contains(out, "allocated") {
 		t.Errorf("signing again allocated anew:\n%s", out)
 	}
 	binds(cert1, "100.100.0.0/24")
 
 	// An authority's prefixes are reserved in the root's ledger.
 	authDir := filepath.Join(dir, "alpha-ca")
-	mustRun("ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", "alpha-ca", "--project", "alpha",
+	mustRun(t, bin, "ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", "alpha-ca", "--project", "alpha",
 		"--prefix", "10.7.0.0/16", "--prefix", "100.100.1.0/24", "--dir", authDir)
 	c2, _ := gateway("vpc-d-gw")
-	if out := mustRun("ca", "sign", "--root-key", rootKey, "-c", c2); !strings.Contains(out, "allocated wire prefix 100.100.2.0/24") {
+	if out := mustRun(t, bin, "ca", "sign", "--root-key", rootKey, "-c", c2); !strings.Contains(out, "allocated wire prefix 100.100.2.0/24") {
 		t.Errorf("the root allocated into the authority's prefixes, or reused one:\n%s", out)
 	}
 	c3, cert3 := gateway("vpc-e-gw")
-	if out := mustRun("ca", "sign", "--authority", authDir, "-c", c3); !strings.Contains(out, "allocated wire prefix 100.100.1.0/24") {
+	if out := mustRun(t, bin, "ca", "sign", "--authority", authDir, "-c", c3); !strings.Contains(out, "allocated wire prefix 100.100.1.0/24") {
 		t.Errorf("the authority did not allocate inside its prefixes:\n%s", out)
 	}
 	binds(cert3, "100.100.1.0/24")

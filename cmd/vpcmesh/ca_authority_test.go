@@ -13,16 +13,8 @@ func TestCAAuthority(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	caDir, authDir, gwDir := filepath.Join(dir, "ca"), filepath.Join(dir, "alpha-ca"), filepath.Join(dir, "gw")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		out, errOut, code := run(t, bin, args...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
-		}
-		return out
-	}
-	mustRun("ca", "init", "--dir", caDir)
-	out := mustRun("ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
+	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	out := mustRun(t, bin, "ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
 		"--name", "alpha-ca", "--project", "alpha", "--prefix", "10.7.0.0/16", "--dir", authDir)
 	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16]`) {
 		t.Errorf("ca authority output:\n%s", out)
@@ -33,7 +25,7 @@ func TestCAAuthority(t *testing.T) {
 		}
 	}
 
-	mustRun("keygen", "--dir", gwDir)
+	mustRun(t, bin, "keygen", "--dir", gwDir)
 	copyFile(t, filepath.Join(caDir, "root.pub"), filepath.Join(gwDir, "root.pub"))
 	src, err := os.ReadFile("../../configs/examples/gossip-gateway.toml")
 	if err != nil {
@@ -50,11 +42,11 @@ func TestCAAuthority(t *testing.T) {
 	same := func(s string) string { return s }
 	config := write("gw.toml", same)
 
-	out = mustRun("ca", "sign", "--authority", authDir, "-c", config)
+	out = mustRun(t, bin, "ca", "sign", "--authority", authDir, "-c", config)
 	if !strings.Contains(out, `with authority "alpha-ca"`) {
 		t.Errorf("ca sign output:\n%s", out)
 	}
-	show := mustRun("ca", "show", filepath.Join(gwDir, "gateway.crt"), "--root", filepath.Join(gwDir, "root.pub"))
+	show := mustRun(t, bin, "ca", "show", filepath.Join(gwDir, "gateway.crt"), "--root", filepath.Join(gwDir, "root.pub"))
 	if !strings.Contains(show, "alpha-ca") || !strings.Contains(show, "vpc-c-gw") {
 		t.Errorf("ca show of the chain:\n%s", show)
 	}
@@ -84,12 +76,12 @@ func TestCAAuthority(t *testing.T) {
 	// The authority revokes the gateway it signed, without the root key;
 	// a gateway the root signed is not its to revoke.
 	list := filepath.Join(dir, "alpha-revoked.pem")
-	out = mustRun("ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, filepath.Join(gwDir, "gateway.crt"))
+	out = mustRun(t, bin, "ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, filepath.Join(gwDir, "gateway.crt"))
 	if !strings.Contains(out, `revoked gateway "vpc-c-gw"`) || !strings.Contains(out, `revocation list 1 of mesh "acme" by authority "alpha-ca", 1 certificates`) {
 		t.Errorf("ca revoke --authority output:\n%s", out)
 	}
 	rootSigned := filepath.Join(gwDir, "root-signed.crt")
-	mustRun("ca", "sign", "--root-key", filepath.Join(caDir, "root.key"), "-c", config, "-o", rootSigned)
+	mustRun(t, bin, "ca", "sign", "--root-key", filepath.Join(caDir, "root.key"), "-c", config, "-o", rootSigned)
 	if _, errOut, code := run(t, bin, "ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, rootSigned); code != exitFailure ||
 		!strings.Contains(errOut, `gateway "vpc-c-gw" was not signed by authority "alpha-ca": only its issuer or the mesh root can revoke it`) {
 		t.Errorf("authority revoking a root-signed gateway: exit %d\n%s", code, errOut)

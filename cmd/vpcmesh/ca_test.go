@@ -10,6 +10,17 @@ import (
 )
 
 // run runs the binary and returns its stdout, stderr and exit code.
+// mustRun runs the binary and returns its output; a non-zero exit fails
+// the test.
+func mustRun(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, errOut, code := run(t, bin, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+	}
+	return out
+}
+
 func run(t *testing.T, bin string, args ...string) (string, string, int) {
 	t.Helper()
 	// (package main has a func named bytes, so strings.Builder here)
