@@ -46,6 +46,23 @@ type Revocations struct {
 	Body      RevocationBody
 	Raw       []byte
 	Signature []byte
+
+	// scope is the fingerprint of the authority of an authority's list,
+	// worked out once: RevokesAny runs for every record, often.
+	scope        string
+	badAuthority bool
+}
+
+// scoped sets what the list may revoke from its authority certificate.
+func (r *Revocations) scoped() *Revocations {
+	a, err := r.AuthorityCert()
+	switch {
+	case err != nil:
+		r.badAuthority = true
+	case a != nil:
+		r.scope = Fingerprint(a)
+	}
+	return r
 }
 
 // Fingerprint names one certificate: the first 16 bytes of the SHA-256 of
@@ -85,7 +102,7 @@ func signRevocations(b RevocationBody, key ed25519.PrivateKey) (*Revocations, er
 	if err != nil {
 		return nil, err
 	}
-	return &Revocations{Body: b, Raw: raw, Signature: ed25519.Sign(key, append([]byte(revokeDomain), raw...))}, nil
+	return (&Revocations{Body: b, Raw: raw, Signature: ed25519.Sign(key, append([]byte(revokeDomain), raw...))}).scoped(), nil
 }
 
 // Marshal is the list's encoding: {"body":RAW,"sig":"BASE64"}.
@@ -105,7 +122,7 @@ func ParseRevocations(data []byte) (*Revocations, error) {
 	if err := decodeStrict(env.Body, &b); err != nil {
 		return nil, fmt.Errorf("%w: revocation list body: %v", ErrMalformed, err)
 	}
-	r := &Revocations{Body: b, Raw: bytes.Clone(env.Body), Signature: env.Sig}
+	r := (&Revocations{Body: b, Raw: bytes.Clone(env.Body), Signature: env.Sig}).scoped()
 	if enc, err := json.Marshal(b); err != nil || !bytes.Equal(enc, r.Raw) || !bytes.Equal(r.Marshal(), data) {
 		return nil, fmt.Errorf("%w: revocation list not in the encoding vpcmesh writes", ErrMalformed)
 	}
@@ -170,7 +187,7 @@ func (r *Revocations) RevokesAny(fingerprints []string) bool {
 	if r == nil {
 		return false
 	}
-	if a, err := r.AuthorityCert(); err != nil || a != nil && !slices.Contains(fingerprints, Fingerprint(a)) {
+	if r.badAuthority || r.scope != "" && !slices.Contains(fingerprints, r.scope) {
 		return false
 	}
 	for _, fp := range fingerprints {
