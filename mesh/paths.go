@@ -322,28 +322,38 @@ func (g *Gateway) pathRound(now time.Time) {
 	if changed {
 		m.signal()
 	}
-	g.holdPaths()
-	if g.config().Node.Relay {
-		g.updateRelay(in.nodes)
+	// One read of the device serves both.
+	relay := g.config().Node.Relay
+	chosen := g.paths.endpoints()
+	if len(chosen) == 0 && !relay {
+		return
 	}
+	peers, names, err := g.peerStates()
+	if err != nil {
+		return
+	}
+	g.holdPaths(chosen, peers, names)
+	if relay {
+		g.setRelay(in.nodes, peers, names)
+	}
+}
+
+// peerStates reads the device's peers, with the gateway each key is.
+func (g *Gateway) peerStates() ([]tunnel.PeerStatus, map[tunnel.Key]string, error) {
+	peers, err := g.dev.Status()
+	if err != nil {
+		return nil, nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return peers, g.desired.Names, nil
 }
 
 // holdPaths puts back the chosen endpoint of every punched pair where
 // WireGuard roamed away from it. When a pair changes path, each side
 // still gets a few packets the old way and roams back to it; the two can
 // then keep each other there indefinitely.
-func (g *Gateway) holdPaths() {
-	chosen := g.paths.endpoints()
-	if len(chosen) == 0 {
-		return
-	}
-	peers, err := g.dev.Status()
-	if err != nil {
-		return
-	}
-	g.mu.Lock()
-	names := g.desired.Names
-	g.mu.Unlock()
+func (g *Gateway) holdPaths(chosen map[string]netip.AddrPort, peers []tunnel.PeerStatus, names map[tunnel.Key]string) {
 	for _, p := range peers {
 		if ep, ok := chosen[names[p.PublicKey]]; ok && p.Endpoint != ep {
 			if err := g.dev.SetEndpoint(p.PublicKey, ep); err != nil {
@@ -356,17 +366,16 @@ func (g *Gateway) holdPaths() {
 // updateRelay gives the relay its peers' current endpoints, as WireGuard
 // has learned them: a NATed gateway's mapping may move at any time.
 func (g *Gateway) updateRelay(nodes []*discovery.Node) {
+	if peers, names, err := g.peerStates(); err == nil {
+		g.setRelay(nodes, peers, names)
+	}
+}
+
+func (g *Gateway) setRelay(nodes []*discovery.Node, peers []tunnel.PeerStatus, names map[tunnel.Key]string) {
 	overlay := map[string]netip.Addr{}
 	for _, n := range nodes {
 		overlay[n.Name] = n.Overlay
 	}
-	peers, err := g.dev.Status()
-	if err != nil {
-		return
-	}
-	g.mu.Lock()
-	names := g.desired.Names
-	g.mu.Unlock()
 	table := tunnel.RelayPeers{}
 	for _, p := range peers {
 		if a, ok := overlay[names[p.PublicKey]]; ok && p.Endpoint.IsValid() {

@@ -191,7 +191,9 @@ func siteAddress(cidrs []netip.Prefix) (netip.Addr, error) {
 
 // transparentTable names the table of a project's transparent members:
 // the project's routes and the real prefixes of its VPCs.
-func transparentTable(project string) string { return project + " (transparent)" }
+func transparentTable(project string) string { return project + transparentSuffix }
+
+const transparentSuffix = " (transparent)"
 
 // kernelPolicy places the wanted routes: the overlay range and plain
 // site-to-site links in the main table; every project's prefixes in the
@@ -299,7 +301,7 @@ func kernelPolicy(cfg *configs.Config, wanted []routing.Route, policy nat.Config
 	// packets from the mesh, as traceroute shows) go back the way they
 	// came, whatever the project.
 	for _, p := range slices.Sorted(maps.Keys(tables)) {
-		if !strings.HasSuffix(p, " (transparent)") {
+		if !strings.HasSuffix(p, transparentSuffix) {
 			addRule(routing.Rule{Priority: memberRulePriority, Src: netip.PrefixFrom(cfg.Node.OverlayAddress, 32), Table: tables[p]})
 		}
 	}
