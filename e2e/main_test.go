@@ -47,11 +47,20 @@ func TestMain(m *testing.M) {
 func newLab(t *testing.T) (*lab.Lab, context.Context) {
 	t.Helper()
 	netnstest.Require(t)
-	l, err := lab.New(t.Logf)
+	// The lab's set-up steps only with -v: in a failed test's output they
+	// would bury the failure. What the processes said last is shown instead.
+	logf := func(string, ...any) {}
+	if testing.Verbose() {
+		logf = t.Logf
+	}
+	l, err := lab.New(logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("lab %s: the end of each process's log:\n%s", l.ID, l.Tails(1500))
+		}
 		if err := l.Close(); err != nil {
 			t.Errorf("lab cleanup: %v", err)
 		}

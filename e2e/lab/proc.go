@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -182,11 +183,25 @@ func (p *Proc) Log() string {
 }
 
 // tail is the end of the log, for error messages.
-func (p *Proc) tail() string {
-	const max = 4000
-	s := p.Log()
+func (p *Proc) tail() string { return cut(p.Log(), 4000) }
+
+// cut keeps the last max bytes of s.
+func cut(s string, max int) string {
 	if len(s) > max {
-		s = "…" + s[len(s)-max:]
+		return "…" + s[len(s)-max:]
 	}
 	return s
+}
+
+// Tails is the end of every process's log, for a failed test to show what
+// its processes said last. Each process's part is cut to max bytes.
+func (l *Lab) Tails(max int) string {
+	l.mu.Lock()
+	procs := slices.Clone(l.procs)
+	l.mu.Unlock()
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, "--- %s (pid %d) ---\n%s", p.Name, p.Pid(), cut(p.Log(), max))
+	}
+	return b.String()
 }
