@@ -68,6 +68,12 @@ type Gossip struct {
 	missingSince map[string]time.Time
 	repairs      map[string]int
 	badNames     map[string]bool
+
+	// When memberlist said a member died or left, until it is back. Its
+	// own lock: memberlist calls its events holding its node lock, and
+	// g.mu can be held for a while (LocalState at 200 nodes).
+	leftMu sync.Mutex
+	leftAt map[string]time.Time
 }
 
 // Traffic counts what the record exchange moved, for the scale test.
@@ -89,7 +95,7 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 		cfg.Port = GossipPort
 	}
 	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{},
-		missingSince: map[string]time.Time{}, repairs: map[string]int{}, badNames: map[string]bool{}, stop: make(chan struct{})}
+		missingSince: map[string]time.Time{}, repairs: map[string]int{}, badNames: map[string]bool{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
 	if err := g.Publish(rec); err != nil {
 		return nil, err
@@ -117,7 +123,8 @@ const (
 )
 
 // repairLoop fetches records that broadcasts missed. A member can be live
-// in memberlist yet have no record here: its record's few retransmissions
+// in memberlist yet have no record here, or only the one it left with
+// before it came back under its name: its record's few retransmissions
 // all went elsewhere, and it cannot send it itself, since without the
 // record there is no tunnel to it. So a member that does have a tunnel is
 // asked for just the missing records. Attempts per member are bounded, so a
@@ -157,7 +164,7 @@ func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
 	seen := map[string]bool{}
 	for _, m := range members {
 		seen[m.Name] = true
-		if m.Name == g.name || m.State != memberlist.StateAlive || g.records[m.Name] != nil || g.badNames[m.Name] {
+		if m.Name == g.name || m.State != memberlist.StateAlive || g.usable(m.Name) || g.badNames[m.Name] {
 			continue
 		}
 		since, ok := g.missingSince[m.Name]
@@ -171,7 +178,7 @@ func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
 		}
 	}
 	for name := range g.missingSince {
-		if !seen[name] || g.records[name] != nil {
+		if !seen[name] || g.usable(name) {
 			delete(g.missingSince, name)
 			delete(g.repairs, name)
 		}
@@ -186,6 +193,15 @@ func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
 		}
 	}
 	return nil, nil
+}
+
+// usable says whether the record held for a member can stand for it: a
+// live member whose record still says it is leaving has come back under
+// its name, and the broadcasts of its new record missed us. Called with
+// g.mu held.
+func (g *Gossip) usable(name string) bool {
+	n := g.records[name]
+	return n != nil && !n.Leaving
 }
 
 // answerWant sends the asker the records it wants that are held here.
@@ -239,7 +255,8 @@ func (g *Gossip) memberlistConfig() *memberlist.Config {
 	c.PushPullInterval = 10 * time.Second
 	c.TCPTimeout = 3 * time.Second
 	c.DeadNodeReclaimTime = time.Second // a restarted gateway comes back under its name at once
-	c.UDPBufferSize = 1350              // one datagram inside the tunnel's MTU
+	c.GossipToTheDeadTime = standbyFor
+	c.UDPBufferSize = 1350 // one datagram inside the tunnel's MTU
 	c.Delegate = (*delegate)(g)
 	c.Events = (*events)(g)
 	c.Logger = log.New(slogWriter{g.cfg.Log}, "", 0)
@@ -322,6 +339,60 @@ func (g *Gossip) Nodes() []*Node {
 	}
 	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// Standby returns the gateways memberlist gave up for dead or gone in the
+// last standbyFor whose record says they are not leaving: a gateway back
+// under its name before every member took in that it had gone. Tunnels to
+// them stay up, with no routes, so that gossip can still tell them they
+// were given up and they can refute it; without a tunnel neither side
+// could reach the other.
+func (g *Gossip) Standby() []*Node {
+	now := g.cfg.Now()
+	var names []string
+	g.leftMu.Lock()
+	for name, at := range g.leftAt {
+		if now.Sub(at) > standbyFor {
+			delete(g.leftAt, name) // any admission before it has expired too
+			continue
+		}
+		names = append(names, name)
+	}
+	g.leftMu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []*Node
+	for _, name := range names {
+		n := g.records[name]
+		if n != nil && !n.Leaving && !now.After(n.NotAfter) && !g.revs.revoke(n.Fingerprints) {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// standbyFor is memberlist's GossipToTheDeadTime: how long it still
+// gossips to a member it declared dead.
+const standbyFor = 30 * time.Second
+
+// LeftSince says whether memberlist has declared the gateway dead or gone
+// since t.
+func (g *Gossip) LeftSince(name string, t time.Time) bool {
+	g.leftMu.Lock()
+	defer g.leftMu.Unlock()
+	return g.leftAt[name].After(t)
+}
+
+// Offer takes a record heard outside gossip (an admission) as if gossip
+// had brought it, and passes it on when it is newer than the one held: a
+// gateway restarted under its name replaces its old record, which may say
+// it left, without waiting for broadcasts.
+func (g *Gossip) Offer(data []byte) {
+	if n := g.accept(data); n != nil {
+		g.queue.QueueBroadcast(newRecordBroadcast(n))
+		g.changed()
+	}
 }
 
 // Unverified names the live memberlist members of which no valid record
@@ -610,10 +681,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 		g.Count(refused(RefusedMalformed, fmt.Errorf("gossip message of kind %#x", b[0])))
 		return
 	}
-	if n := g.accept(b[1:]); n != nil {
-		g.queue.QueueBroadcast(newRecordBroadcast(n))
-		g.changed()
-	}
+	g.Offer(b[1:])
 }
 
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
@@ -687,8 +755,14 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 // events turns memberlist's membership events into change notices.
 type events Gossip
 
-func (e *events) NotifyJoin(*memberlist.Node)   { (*Gossip)(e).changed() }
-func (e *events) NotifyLeave(*memberlist.Node)  { (*Gossip)(e).changed() }
+func (e *events) NotifyJoin(*memberlist.Node) { (*Gossip)(e).changed() }
+func (e *events) NotifyLeave(n *memberlist.Node) {
+	g := (*Gossip)(e)
+	g.leftMu.Lock()
+	g.leftAt[n.Name] = g.cfg.Now()
+	g.leftMu.Unlock()
+	g.changed()
+}
 func (e *events) NotifyUpdate(*memberlist.Node) { (*Gossip)(e).changed() }
 
 // recordBroadcast is one node's record in the broadcast queue; a newer

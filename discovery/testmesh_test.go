@@ -4,9 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/tunnel"
@@ -58,4 +62,61 @@ func (m *testMesh) issueIn(t testing.TB, mesh string, i int, notAfter time.Time)
 		t.Fatal(err)
 	}
 	return &Identity{Chain: []*cert.Cert{c}, Key: spriv}
+}
+
+// startGossips starts n gateways of m on memberlist's in-memory transport,
+// each joined through the first.
+func startGossips(t *testing.T, m *testMesh, n int) ([]*Identity, []*Gossip) {
+	t.Helper()
+	network := &memberlist.MockNetwork{}
+	var ids []*Identity
+	var nodes []*Gossip
+	for i := range n {
+		id := m.issue(t, i+1, time.Now().Add(time.Hour))
+		g, err := StartGossip(GossipConfig{Identity: id, Root: m.root, Transport: network.NewTransport(fmt.Sprintf("gw-%d", i+1)),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Record{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Shutdown() })
+		if i > 0 {
+			if _, err := g.JoinAddrs(nodes[0].Addr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids, nodes = append(ids, id), append(nodes, g)
+	}
+	return ids, nodes
+}
+
+// waitAll waits up to 20 s until cond holds on every gateway of gs, and
+// returns how long that took.
+func waitAll(t *testing.T, what string, cond func(g *Gossip) bool, gs []*Gossip) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !allOf(cond, gs) {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("not within 20s: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func allOf(cond func(g *Gossip) bool, gs []*Gossip) bool {
+	for _, g := range gs {
+		if !cond(g) {
+			return false
+		}
+	}
+	return true
+}
+
+// names lists the live gateways g holds.
+func names(nodes []*Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Name)
+	}
+	return out
 }
