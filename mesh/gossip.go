@@ -331,7 +331,9 @@ func (g *Gateway) view() View {
 			// removes it, not the admission's grace period.
 			a.confirmed = true
 			m.admitted[name] = a
-		case now.Sub(a.at) > admittedFor:
+		case now.Sub(a.at) > admittedFor || m.gossip.LeftSince(name, a.at):
+			// Its grace is over, or gossip has given it up since:
+			// an admission must not outlive the gateway.
 			delete(m.admitted, name)
 		case !a.confirmed && !m.gossip.Revoked(a.node):
 			nodes = append(nodes, a.node)
@@ -339,6 +341,11 @@ func (g *Gateway) view() View {
 	}
 	m.mu.Unlock()
 	v.Nodes = nodes
+	for _, n := range m.gossip.Standby() {
+		if !slices.ContainsFunc(nodes, func(o *discovery.Node) bool { return o.Name == n.Name }) {
+			v.Standby = append(v.Standby, n)
+		}
+	}
 	v.Known = m.gossip.Known()
 	if g.paths != nil {
 		v.Paths = g.paths.endpoints()
@@ -377,6 +384,7 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 	if n.Name == g.cfg.Node.Name {
 		return
 	}
+	m.gossip.Offer(c.Record)
 	m.mu.Lock()
 	_, known := m.admitted[n.Name]
 	m.admitted[n.Name] = admitted{node: n, from: cp.from, at: time.Now()}

@@ -20,6 +20,9 @@ import (
 // input, besides the config, of the reconciler.
 type View struct {
 	Nodes []*discovery.Node
+	// Standby are gateways gossip has given up on but that may be back
+	// under their names (discovery.Gossip.Standby): a tunnel, no routes.
+	Standby []*discovery.Node
 	// Observed is where admission last heard from a gateway: the endpoint
 	// to use when its record offers none (it is behind NAT).
 	Observed map[string]netip.AddrPort
@@ -73,8 +76,8 @@ func fromView(cfg *configs.Config, v View) remote {
 		}
 	}
 	seenOverlay := map[netip.Addr]string{cfg.Node.OverlayAddress: cfg.Node.Name}
-	var nodes []*discovery.Node
-	for _, n := range v.Nodes {
+	var nodes, standby []*discovery.Node
+	for i, n := range slices.Concat(v.Nodes, v.Standby) {
 		key, err := tunnel.ParseKey(n.WireGuardKey)
 		switch {
 		case n.Name == cfg.Node.Name:
@@ -90,10 +93,14 @@ func fromView(cfg *configs.Config, v View) remote {
 			continue
 		}
 		seenKey[key], seenOverlay[n.Overlay] = n.Name, n.Name
-		nodes = append(nodes, n)
+		if i < len(v.Nodes) {
+			nodes = append(nodes, n)
+		} else {
+			standby = append(standby, n)
+		}
 	}
 	won := pickClaims(nodes, v.Down, reserved, &r.conflicts)
-	for _, n := range nodes {
+	for _, n := range slices.Concat(nodes, standby) {
 		key, _ := tunnel.ParseKey(n.WireGuardKey)
 		p := tunnel.Peer{
 			PublicKey:  key,
@@ -117,7 +124,7 @@ func fromView(cfg *configs.Config, v View) remote {
 		r.peers = append(r.peers, p)
 		r.names[key] = n.Name
 	}
-	if len(nodes) > 0 {
+	if len(nodes)+len(standby) > 0 {
 		r.routes = append(r.routes, routing.Route{Dst: cfg.Mesh.OverlayRange})
 	}
 	r.ha = haGroups(append(slices.Clone(nodes), v.Known...), won)

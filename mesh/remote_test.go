@@ -69,6 +69,7 @@ func TestFromView(t *testing.T) {
 	cases := []struct {
 		name     string
 		nodes    []nodeSpec
+		standby  []nodeSpec
 		observed map[string]string
 		// want: node → allowed IPs (space separated); conflicts: substrings
 		want      map[string]string
@@ -117,12 +118,21 @@ func TestFromView(t *testing.T) {
 			want:      map[string]string{},
 			conflicts: []string{"gateway imposter has the overlay address 100.96.0.1 of gw"},
 		},
+		{
+			name:    "a gateway gossip gave up on gets a tunnel, not its site",
+			nodes:   []nodeSpec{{"gw-a", "vpc-a", 100, "100.96.0.2", []string{"alpha=100.100.1.0/24"}, ""}},
+			standby: []nodeSpec{{"gw-s", "vpc-s", 100, "100.96.0.7", []string{"alpha=100.100.7.0/24"}, ""}},
+			want:    map[string]string{"gw-a": "100.96.0.2/32 100.100.1.0/24", "gw-s": "100.96.0.7/32"},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := View{Observed: map[string]netip.AddrPort{}}
 			for _, s := range c.nodes {
 				v.Nodes = append(v.Nodes, node(t, s))
+			}
+			for _, s := range c.standby {
+				v.Standby = append(v.Standby, node(t, s))
 			}
 			for n, ep := range c.observed {
 				v.Observed[n] = netip.MustParseAddrPort(ep)
@@ -151,6 +161,11 @@ func TestFromView(t *testing.T) {
 			}
 			if len(c.conflicts) == 0 && len(r.conflicts) > 0 {
 				t.Errorf("unexpected conflicts %q", r.conflicts)
+			}
+			for _, rt := range r.routes {
+				if rt.Dst.String() == "100.100.7.0/24" {
+					t.Errorf("route to the given-up gateway's site %v", rt.Dst)
+				}
 			}
 			for _, p := range r.peers {
 				if r.names[p.PublicKey] == "gw-b" && p.Endpoint.String() != "198.51.100.7:4000" {

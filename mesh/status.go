@@ -96,6 +96,9 @@ type PeerStatus struct {
 	// behind NAT only).
 	PathChanged *time.Time `json:"path_changed,omitempty"`
 	NAT         string     `json:"nat,omitempty"` // the peer's NAT behaviour, from its record
+	// Standby: gossip has given the gateway up, but it may be back under
+	// its name; the tunnel stays, without its sites, until gossip forgets it.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // Status reads the live state of the device and the kernel.
@@ -145,16 +148,20 @@ func (g *Gateway) Status() (Status, error) {
 	now := time.Now()
 	nat := map[string]string{}
 	var known []*discovery.Node
+	standby := map[string]bool{}
 	if m := g.members; m != nil {
 		st.NAT = g.natBehaviour()
 		known = m.gossip.Known()
 		for _, n := range known {
 			nat[n.Name] = n.NAT
 		}
+		for _, n := range m.gossip.Standby() {
+			standby[n.Name] = true
+		}
 	}
 	for _, p := range peers {
 		ps := peerStatus(p, d.Names[p.PublicKey], now)
-		ps.NAT = nat[ps.Name]
+		ps.NAT, ps.Standby = nat[ps.Name], standby[ps.Name]
 		g.pathOf(&ps, p.Endpoint, known)
 		st.Peers = append(st.Peers, ps)
 	}

@@ -104,6 +104,9 @@ func printStatus(w io.Writer, st mesh.Status) {
 		if p.Via != "" {
 			path += " via " + p.Via
 		}
+		if p.Standby {
+			path += " (standby)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, path, orDash(p.Endpoint), orDash(p.NAT), handshake(p.HandshakeAge),
 			bytes(p.RxBytes), bytes(p.TxBytes), strings.Join(p.Prefixes, ", "))
 	}
