@@ -59,7 +59,7 @@ func newLab(t *testing.T) (*lab.Lab, context.Context) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("lab %s: the end of each process's log:\n%s", l.ID, l.Tails(1500))
+			t.Logf("lab %s: the end of each process's log:\n%s", l.ID, l.Tails(4000))
 		}
 		if err := l.Close(); err != nil {
 			t.Errorf("lab cleanup: %v", err)

@@ -151,7 +151,7 @@ func startNATMatrix(t *testing.T) (*scenario.GossipMesh, context.Context, time.D
 	l, ctx := newLab(t)
 	m, err := scenario.BuildNATMatrix(l, vpcmeshBin)
 	must(t, err)
-	t.Cleanup(func() { dumpOnFailure(t, m) })
+	t.Cleanup(func() { dumpLogsIfAsked(t, m) })
 	began := time.Now()
 	must(t, m.Start(ctx))
 	started := time.Since(began)
@@ -287,7 +287,7 @@ func TestTwoGatewaysBehindOneNAT(t *testing.T) {
 		Priority: 50, Trust: trust, Join: []string{"203.0.113.60:51820"}})
 	must(t, err)
 	m := &scenario.GossipMesh{Trust: trust, Sites: []*scenario.GossipSite{pub, office, {Site: office.Site, GW: gw2}}}
-	t.Cleanup(func() { dumpOnFailure(t, m) })
+	t.Cleanup(func() { dumpLogsIfAsked(t, m) })
 	began := time.Now()
 	must(t, m.Start(ctx))
 	want := map[string]string{office.GW.Name: "10.70.0.3:51820", gw2.Name: office.GatewayIP + ":51820"}

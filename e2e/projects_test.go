@@ -48,7 +48,7 @@ func TestTransparentProjectsAndUsers(t *testing.T) {
 		}})
 	must(t, err)
 	m := &scenario.GossipMesh{Trust: trust, Sites: []*scenario.GossipSite{vpca, vpcb, {Site: office, GW: gw}}}
-	t.Cleanup(func() { dumpOnFailure(t, m) })
+	t.Cleanup(func() { dumpLogsIfAsked(t, m) })
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, cmd := range [][]string{{"ip", "rule"}, {"ip", "-4", "route", "show", "table", "all", "proto", "118"}} {

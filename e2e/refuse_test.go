@@ -286,7 +286,7 @@ func TestGossipRefusesBeyondAuthority(t *testing.T) {
 	l, ctx := newLab(t)
 	m, err := scenario.BuildGossipMesh(l, vpcmeshBin)
 	must(t, err)
-	defer dumpOnFailure(t, m)
+	defer dumpLogsIfAsked(t, m)
 	vpc1, vpc2 := m.Site("vpc1"), m.Site("vpc2")
 	const metricsAddr = "127.0.0.1:9586"
 	vpc1.GW.MetricsListen = metricsAddr
