@@ -246,6 +246,9 @@ func TestNATBehaviourDetected(t *testing.T) {
 		m.Site("office1"): "endpoint-independent", m.Site("office2"): "endpoint-independent",
 		office3: "endpoint-dependent",
 	}
+	// office3-gw decides first; its new record reaches vpc1-gw by gossip
+	// a moment later, so the peer's view is waited for too.
+	t0 := time.Now()
 	must(t, lab.Eventually(ctx, 20*time.Second, func() error {
 		for s, w := range want {
 			st, err := s.GW.Status(ctx)
@@ -256,13 +259,19 @@ func TestNATBehaviourDetected(t *testing.T) {
 				return fmt.Errorf("%s: nat %q, want %q", s.GW.Name, st.NAT, w)
 			}
 		}
-		return nil
-	}))
-	st, err := m.Site("vpc1").GW.Status(ctx)
-	must(t, err)
-	for _, p := range st.Peers {
-		if p.Name == "office3-gw" && p.NAT != "endpoint-dependent" {
-			t.Errorf("vpc1-gw shows office3-gw's NAT as %q", p.NAT)
+		st, err := m.Site("vpc1").GW.Status(ctx)
+		if err != nil {
+			return err
 		}
-	}
+		for _, p := range st.Peers {
+			if p.Name == "office3-gw" {
+				if p.NAT != "endpoint-dependent" {
+					return fmt.Errorf("vpc1-gw shows office3-gw's NAT as %q", p.NAT)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("vpc1-gw has no peer office3-gw")
+	}))
+	t.Logf("every gateway's NAT known, and office3-gw's at vpc1-gw, %v after office3-gw started", time.Since(t0).Round(10*time.Millisecond))
 }
