@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func startGossips(t *testing.T, m *testMesh, n int) ([]*Identity, []*Gossip) {
 	var nodes []*Gossip
 	for i := range n {
 		id := m.issue(t, i+1, time.Now().Add(time.Hour))
-		g, err := StartGossip(GossipConfig{Identity: id, Root: m.root, Transport: network.NewTransport(fmt.Sprintf("gw-%d", i+1)),
+		g, err := StartGossip(GossipConfig{Identity: id, Root: m.root, Transport: newUDPLike(network, fmt.Sprintf("gw-%d", i+1)),
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Record{})
 		if err != nil {
 			t.Fatal(err)
@@ -119,4 +120,44 @@ func names(nodes []*Node) []string {
 		out = append(out, n.Name)
 	}
 	return out
+}
+
+// udpLike is memberlist's in-memory transport with datagrams that behave
+// like UDP: a sender never waits for the receiver, and a datagram the
+// receiver has no room for is dropped. MockTransport's unbuffered channel
+// makes a sender wait, so two nodes whose packet handlers answer each
+// other at once (a ping and its ack) block each other for good and look
+// dead to the rest; under CPU load that cut whole nodes out of the
+// 200-node test.
+type udpLike struct {
+	*memberlist.MockTransport
+	packets chan *memberlist.Packet
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newUDPLike(network *memberlist.MockNetwork, name string) *udpLike {
+	t := &udpLike{MockTransport: network.NewTransport(name), packets: make(chan *memberlist.Packet, 256), done: make(chan struct{})}
+	go func() {
+		in := t.MockTransport.PacketCh()
+		for {
+			select {
+			case p := <-in:
+				select {
+				case t.packets <- p:
+				default: // receiver's buffer full: dropped, as UDP would
+				}
+			case <-t.done:
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *udpLike) PacketCh() <-chan *memberlist.Packet { return t.packets }
+
+func (t *udpLike) Shutdown() error {
+	t.once.Do(func() { close(t.done) })
+	return t.MockTransport.Shutdown()
 }
