@@ -64,9 +64,9 @@ type Gossip struct {
 	refused map[string]uint64
 	bytes   Traffic
 	// What repair knows of members without a record: when first seen so,
-	// how often repaired, and names whose record was refused.
+	// how often and when last asked for, and names whose record was refused.
 	missingSince map[string]time.Time
-	repairs      map[string]int
+	repairs      map[string]repairState
 	badNames     map[string]bool
 
 	// When memberlist said a member died or left, until it is back. Its
@@ -95,7 +95,7 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 		cfg.Port = GossipPort
 	}
 	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{},
-		missingSince: map[string]time.Time{}, repairs: map[string]int{}, badNames: map[string]bool{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
+		missingSince: map[string]time.Time{}, repairs: map[string]repairState{}, badNames: map[string]bool{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
 	if err := g.Publish(rec); err != nil {
 		return nil, err
@@ -112,8 +112,18 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 const (
 	repairEvery    = time.Second
 	repairAfter    = time.Second // broadcasts get this long first
-	repairAttempts = 3           // per member without a record
+	repairAttempts = 3           // quick attempts per member without a record
+	// After the quick attempts, ask this seldom: the members asked may
+	// have lacked the record too (a starved CPU, a late joiner), and
+	// giving up for good left records missing until the next push/pull,
+	// which can be minutes apart at 200 nodes.
+	repairBackoff = 10 * time.Second
 )
+
+type repairState struct {
+	n    int
+	last time.Time
+}
 
 // Gossip messages (memberlist user messages) start with their kind.
 const (
@@ -127,8 +137,9 @@ const (
 // before it came back under its name: its record's few retransmissions
 // all went elsewhere, and it cannot send it itself, since without the
 // record there is no tunnel to it. So a member that does have a tunnel is
-// asked for just the missing records. Attempts per member are bounded, so a
-// member that never has a valid record (another mesh's) costs little.
+// asked for just the missing records: a few times quickly, then every
+// repairBackoff. A member whose record was refused (another mesh's) is
+// not asked for again.
 func (g *Gossip) repairLoop() {
 	t := time.NewTicker(repairEvery)
 	defer t.Stop()
@@ -172,8 +183,10 @@ func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
 			g.missingSince[m.Name] = now
 			continue
 		}
-		if now.Sub(since) >= repairAfter && g.repairs[m.Name] < repairAttempts && len(want) < 16 {
-			g.repairs[m.Name]++
+		r := g.repairs[m.Name]
+		due := r.n < repairAttempts || now.Sub(r.last) >= repairBackoff
+		if now.Sub(since) >= repairAfter && due && len(want) < 16 {
+			g.repairs[m.Name] = repairState{n: r.n + 1, last: now}
 			want = append(want, m.Name)
 		}
 	}
