@@ -20,7 +20,7 @@ import (
 // never trusted.
 func TestGossipConvergesAt200Nodes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("200 in-process gateways take about a minute")
+		t.Skip("200 in-process gateways take about half a minute")
 	}
 	const n = 200
 	m := newTestMesh(t)
