@@ -479,8 +479,22 @@ func (g *Gossip) Traffic() Traffic {
 func (g *Gossip) NumMembers() int { return g.ml.NumMembers() }
 
 // Leave announces a clean stop and waits up to timeout for it to spread,
-// then stops gossiping.
+// then stops gossiping. When this gateway's record says it is leaving
+// (Publish one first), that record also goes straight to every member:
+// memberlist gossips its leave message only a few times, and a member that
+// few others have a tunnel to (a NATed gateway relayed through this one)
+// could miss it and keep using this gateway until failure detection.
 func (g *Gossip) Leave(timeout time.Duration) error {
+	if self := g.Self(); self != nil && self.Leaving {
+		msg := recordMessage(self)
+		for _, m := range g.ml.Members() {
+			if m.Name != g.name && m.State == memberlist.StateAlive {
+				if err := g.ml.SendBestEffort(m, msg); err != nil {
+					g.cfg.Log.Debug("leaving record not sent", "to", m.Name, "err", err)
+				}
+			}
+		}
+	}
 	err := g.ml.Leave(timeout)
 	return errors.Join(err, g.Shutdown())
 }

@@ -67,8 +67,11 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 	})
 	t.Logf("rand1 ↔ rand2 relayed via %s (rand1's view) and %s (rand2's); %s stopped: longest interruption of a 10/s ping stream rand1 → rand2 %v",
 		vias[0], vias[1], via, gap)
-	if gap >= 10*time.Second {
-		t.Errorf("relay failover interrupted rand1 → rand2 for %v, want under 10 s", gap)
+	// A clean stop is announced to every member: the pair moves at once,
+	// not after failure detection (4–5 s), which is what a missed leave
+	// message looked like.
+	if gap >= 3*time.Second {
+		t.Errorf("relay stop interrupted rand1 → rand2 for %v, want under 3 s", gap)
 	}
 	must(t, lab.Eventually(ctx, 10*time.Second, func() error {
 		got, err := relayedVia(ctx, rand1, rand2)

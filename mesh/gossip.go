@@ -688,12 +688,15 @@ func (g *Gateway) saveKnownPeers(nodes []*discovery.Node) error {
 }
 
 // stopGossip leaves the mesh cleanly: others remove this gateway at once
-// instead of waiting for failure detection.
+// instead of waiting for failure detection, and do not hold it on standby
+// as they would a gateway that memberlist gave up on while its record said
+// it was staying.
 func (g *Gateway) stopGossip() {
 	if g.members == nil {
 		return
 	}
 	g.dev.HandleControl(nil)
+	g.publish(true)
 	if err := g.members.gossip.Leave(time.Second); err != nil {
 		g.log.Debug("gossip leave", "err", err)
 	}
