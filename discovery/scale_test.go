@@ -79,8 +79,8 @@ func TestGossipConvergesAt200Nodes(t *testing.T) {
 			case <-ctx.Done():
 				return fmt.Errorf("%d of %d nodes still without every record after %v: %s", behind, len(nodes), limit, whyBehind(nodes))
 			// Polling 200 nodes is not free (each Nodes call takes the
-			// node's lock and sorts); at 50 ms it took a fifth of a core
-			// from the gossip it measures and starved it in CI.
+			// node's lock and sorts): a quarter second apart leaves the
+			// CPU to the gossip it measures.
 			case <-time.After(250 * time.Millisecond):
 			}
 		}
