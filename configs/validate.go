@@ -60,6 +60,9 @@ func (c *checker) node(n *Node) {
 	if n.Relay && n.PublicEndpoint == "" {
 		c.add("node.relay", "a relay must be reachable by every gateway: set node.public_endpoint too")
 	}
+	if ap, err := netip.ParseAddrPort(n.PublicEndpoint); err == nil && n.Relay && !ap.Addr().Unmap().Is4() {
+		c.add("node.relay", "relaying works over IPv4 only: node.public_endpoint %s is IPv6", n.PublicEndpoint)
+	}
 	c.hostPort("node.metrics_listen", n.MetricsListen, false)
 	c.between("node.probe_interval_ms", n.ProbeIntervalMS, 50, 60000)
 	c.between("node.probe_misses", n.ProbeMisses, 1, 100)

@@ -147,6 +147,7 @@ func TestValidation(t *testing.T) {
 		{"public endpoint bad host", []string{`"gw.example.com:51820"`, `"gw_1!:51820"`}, []want{{"9:19: node.public_endpoint: ", "neither an IP address nor a DNS name"}}},
 		{"public endpoint IPv6", []string{`"gw.example.com:51820"`, `"[2001:db8::1]:51820"`}, nil},
 		{"relay with public endpoint", []string{"persistent_keepalive = 25", "persistent_keepalive = 25\nrelay = true"}, nil},
+		{"relay on IPv6", []string{`public_endpoint = "gw.example.com:51820"`, "public_endpoint = \"[2001:db8::1]:51820\"\nrelay = true"}, []want{{"10:9: node.relay: ", "relaying works over IPv4 only"}}},
 		{"relay behind NAT", []string{`public_endpoint = "gw.example.com:51820"`, "relay = true"}, []want{{"9:9: node.relay: ", "set node.public_endpoint"}}},
 		{"keepalive negative", []string{"persistent_keepalive = 25", "persistent_keepalive = -1"}, []want{{"10:24: node.persistent_keepalive: ", "out of range 0..65535"}}},
 		{"state dir relative", []string{"persistent_keepalive = 25", `state_dir = "state"`}, []want{{"10:13: node.state_dir: ", "not an absolute path"}}},

@@ -18,10 +18,10 @@ func TestControlPacketsShareTheSocket(t *testing.T) {
 		b := openTest(t, "vmctlb", kb, 51912)
 		got := make(chan netip.AddrPort, 1)
 		var body []byte
-		b.HandleControl(func(pkt []byte, from netip.AddrPort) {
-			body = pkt
+		b.HandleControl(ControlFunc(func(pkt []byte, from netip.AddrPort, _ *Reply) {
+			body = append([]byte(nil), pkt...) // borrowed: copied to keep
 			got <- from
-		})
+		}))
 		pkt := []byte{ControlByte, 'h', 'i'}
 		must(t, a.SendControl(netip.MustParseAddrPort("127.0.0.1:51912"), pkt))
 		select {

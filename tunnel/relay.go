@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -34,14 +35,19 @@ const (
 var relayNet = [8]byte{0xfd, 0x76, 0x70, 0x6d, 0x72, 0x65, 0x6c, 0x79}
 
 // RelayEndpoint is the endpoint that sends to the gateway with overlay
-// address peer through relay.
-func RelayEndpoint(relay netip.AddrPort, peer netip.Addr) netip.AddrPort {
+// address peer through relay. Relays are IPv4 only: the encoding has room
+// for an IPv4 relay address alone.
+func RelayEndpoint(relay netip.AddrPort, peer netip.Addr) (netip.AddrPort, error) {
+	r := relay.Addr().Unmap()
+	if !r.Is4() || !peer.Is4() {
+		return netip.AddrPort{}, fmt.Errorf("relay %s for %s: relays work over IPv4 only", relay, peer)
+	}
 	var a [16]byte
 	copy(a[:8], relayNet[:])
-	r, p := relay.Addr().Unmap().As4(), peer.As4()
-	copy(a[8:12], r[:])
-	copy(a[12:], p[:])
-	return netip.AddrPortFrom(netip.AddrFrom16(a), relay.Port())
+	r4, p4 := r.As4(), peer.As4()
+	copy(a[8:12], r4[:])
+	copy(a[12:], p4[:])
+	return netip.AddrPortFrom(netip.AddrFrom16(a), relay.Port()), nil
 }
 
 // ParseRelayEndpoint undoes RelayEndpoint; ok is false for a direct
@@ -75,11 +81,15 @@ func (e *relayEndpoint) SrcIP() netip.Addr   { return netip.Addr{} }
 
 // relayState is the bind's relaying: the endpoints it made (one per path,
 // shared, since WireGuard keeps them) and what it forwarded for others.
+// eps holds only paths through the relays and to the peers that sources
+// allows, so its size is bounded by the mesh, never by what strangers send.
 type relayState struct {
 	mu        sync.Mutex
 	eps       map[netip.AddrPort]*relayEndpoint
+	sources   atomic.Pointer[relaySources]
 	forwarded atomic.Uint64
 	refused   atomic.Uint64 // not a relay here, or not between its peers
+	strays    atomic.Uint64 // relayed to here from no relay of ours, or for no peer
 	// stale is called, and must not block, when a packet names a peer
 	// from an address the table does not know: a peer's NAT mapping may
 	// have moved, and the table should be read again.
@@ -95,6 +105,18 @@ type RelayPeers map[netip.Addr]netip.AddrPort
 type relayTable struct {
 	to   map[[4]byte]conn.Endpoint
 	from map[netip.AddrPort][4]byte
+}
+
+// relaySources are the relays this gateway takes relayed packets from and
+// the gateways that may be behind them.
+type relaySources struct {
+	relays map[netip.AddrPort]bool
+	peers  map[[4]byte]bool
+}
+
+// allows says whether a RelayFrom packet from relay naming peer is one.
+func (s *relaySources) allows(relay netip.AddrPort, peer [4]byte) bool {
+	return s != nil && s.relays[relay] && s.peers[peer]
 }
 
 // endpoint returns the shared endpoint for a relayed path.
@@ -150,31 +172,32 @@ func (b *controlBind) Send(bufs [][]byte, ep conn.Endpoint) error {
 	return err
 }
 
-// relayReceived handles packet i of a received batch if it is relayed:
-// forwarded on (RelayTo, on a relay) or unwrapped with the relayed path as
-// its endpoint (RelayFrom). It reports whether the packet was one.
-func (b *controlBind) relayReceived(packets [][]byte, sizes []int, eps []conn.Endpoint, i int) bool {
+// relayReceived handles packet i of a received batch, sent by from, if it
+// is relayed: forwarded on (RelayTo, on a relay) or unwrapped with the
+// relayed path as its endpoint (RelayFrom, from one of our relays). It
+// reports whether the packet was one.
+func (b *controlBind) relayReceived(packets [][]byte, sizes []int, eps []conn.Endpoint, i int, from netip.AddrPort) bool {
 	pkt := packets[i][:sizes[i]]
 	switch pkt[0] {
 	case RelayTo:
 		sizes[i] = 0
-		if !b.forward(pkt, eps[i]) {
+		if !b.forward(pkt, from) {
 			b.relay.refused.Add(1)
 		}
 		return true
 	case RelayFrom:
-		if len(pkt) <= relayHeader {
-			sizes[i] = 0
+		sizes[i] = 0
+		if len(pkt) <= relayHeader || !b.relay.sources.Load().allows(from, [4]byte(pkt[1:relayHeader])) {
+			b.relay.strays.Add(1)
 			return true
 		}
-		from, err := netip.ParseAddrPort(eps[i].DstToString())
+		ep, err := RelayEndpoint(from, netip.AddrFrom4([4]byte(pkt[1:relayHeader])))
 		if err != nil {
-			sizes[i] = 0
+			b.relay.strays.Add(1)
 			return true
 		}
-		e, err := b.relayEndpoint(RelayEndpoint(unmap(from), netip.AddrFrom4([4]byte(pkt[1:relayHeader]))))
+		e, err := b.relayEndpoint(ep)
 		if err != nil {
-			sizes[i] = 0
 			return true
 		}
 		sizes[i] = copy(packets[i], pkt[relayHeader:])
@@ -186,16 +209,12 @@ func (b *controlBind) relayReceived(packets [][]byte, sizes []int, eps []conn.En
 
 // forward sends a RelayTo packet on to its destination, if this gateway
 // relays between the sender and it.
-func (b *controlBind) forward(pkt []byte, from conn.Endpoint) bool {
+func (b *controlBind) forward(pkt []byte, sender netip.AddrPort) bool {
 	t := b.relayTable.Load()
 	if t == nil || len(pkt) <= relayHeader {
 		return false
 	}
-	sender, err := netip.ParseAddrPort(from.DstToString())
-	if err != nil {
-		return false
-	}
-	src, known := t.from[unmap(sender)]
+	src, known := t.from[sender]
 	dst, ok := t.to[[4]byte(pkt[1:relayHeader])]
 	if !known && ok {
 		if f := b.relay.stale.Load(); f != nil {
@@ -212,6 +231,39 @@ func (b *controlBind) forward(pkt []byte, from conn.Endpoint) bool {
 	}
 	b.relay.forwarded.Add(1)
 	return true
+}
+
+// SetRelaySources sets the relays this gateway takes relayed packets from
+// (their endpoints) and the overlay addresses of the gateways that may be
+// behind them. A relayed packet from anywhere else is dropped before any
+// state is kept for it.
+func (d *Device) SetRelaySources(relays []netip.AddrPort, peers []netip.Addr) {
+	d.bind.setRelaySources(relays, peers)
+}
+
+func (b *controlBind) setRelaySources(relays []netip.AddrPort, peers []netip.Addr) {
+	s := &relaySources{relays: map[netip.AddrPort]bool{}, peers: map[[4]byte]bool{}}
+	for _, r := range relays {
+		if r := unmap(r); r.Addr().Is4() {
+			s.relays[r] = true
+		}
+	}
+	for _, p := range peers {
+		if p.Is4() {
+			s.peers[p.As4()] = true
+		}
+	}
+	b.relay.sources.Store(s)
+	// Paths through relays no longer allowed go: WireGuard keeps the
+	// endpoint it holds, and a path allowed again is made anew.
+	b.relay.mu.Lock()
+	for ep, e := range b.relay.eps {
+		relay, _, _ := ParseRelayEndpoint(ep)
+		if !s.allows(relay, e.peer) {
+			delete(b.relay.eps, ep)
+		}
+	}
+	b.relay.mu.Unlock()
 }
 
 // SetRelayPeers makes this gateway relay between peers (nil: relay
@@ -236,7 +288,7 @@ func (b *controlBind) setRelayPeers(peers RelayPeers) error {
 			return err
 		}
 		t.to[overlay.As4()] = inner
-		t.from[ep] = overlay.As4()
+		t.from[unmap(ep)] = overlay.As4()
 	}
 	b.relayTable.Store(t)
 	return nil
@@ -246,8 +298,9 @@ func (b *controlBind) setRelayPeers(peers RelayPeers) error {
 // relay comes from an address the relay table does not know.
 func (d *Device) OnRelayMiss(f func()) { d.bind.relay.stale.Store(&f) }
 
-// RelayStats counts the packets this gateway forwarded for others and
-// those it refused to forward.
-func (d *Device) RelayStats() (forwarded, refused uint64) {
-	return d.bind.relay.forwarded.Load(), d.bind.relay.refused.Load()
+// RelayStats counts the packets this gateway forwarded for others, those
+// it refused to forward, and relayed packets that came from no relay of
+// its own or for no peer (strays).
+func (d *Device) RelayStats() (forwarded, refused, strays uint64) {
+	return d.bind.relay.forwarded.Load(), d.bind.relay.refused.Load(), d.bind.relay.strays.Load()
 }

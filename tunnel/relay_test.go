@@ -12,7 +12,7 @@ import (
 func TestRelayEndpointRoundTrip(t *testing.T) {
 	relay := netip.MustParseAddrPort("203.0.113.20:51820")
 	peer := netip.MustParseAddr("100.96.0.7")
-	ep := RelayEndpoint(relay, peer)
+	ep := relayEP(t, relay, peer)
 	r, p, ok := ParseRelayEndpoint(ep)
 	if !ok || r != relay || p != peer {
 		t.Fatalf("ParseRelayEndpoint(%s) = %s, %s, %v", ep, r, p, ok)
@@ -22,6 +22,22 @@ func TestRelayEndpointRoundTrip(t *testing.T) {
 			t.Errorf("%s taken for a relayed endpoint", direct)
 		}
 	}
+	// Relays work over IPv4 only: an IPv6 relay is refused, not a panic.
+	if ep, err := RelayEndpoint(netip.MustParseAddrPort("[2001:db8::1]:51820"), peer); err == nil {
+		t.Errorf("IPv6 relay encoded as %s", ep)
+	}
+	if ep, err := RelayEndpoint(netip.MustParseAddrPort("[::ffff:203.0.113.20]:51820"), peer); err != nil || ep != relayEP(t, relay, peer) {
+		t.Errorf("IPv4-mapped relay: %s, %v", ep, err)
+	}
+}
+
+func relayEP(t *testing.T, relay netip.AddrPort, peer netip.Addr) netip.AddrPort {
+	t.Helper()
+	ep, err := RelayEndpoint(relay, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
 }
 
 // testBind is a control bind on a loopback port with its received packets
@@ -102,14 +118,16 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 	if err := r.setRelayPeers(RelayPeers{overlayA: a.addr, overlayD: d.addr}); err != nil {
 		t.Fatal(err)
 	}
+	a.setRelaySources([]netip.AddrPort{r.addr}, []netip.Addr{overlayD})
+	d.setRelaySources([]netip.AddrPort{r.addr}, []netip.Addr{overlayA})
 
-	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01hello")
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01hello")
 	got := d.next(t)
-	if want := RelayEndpoint(r.addr, overlayA).String(); got.data != "\x01hello" || got.from != want {
+	if want := relayEP(t, r.addr, overlayA).String(); got.data != "\x01hello" || got.from != want {
 		t.Fatalf("D got %q from %s, want \"\\x01hello\" from %s", got.data, got.from, want)
 	}
 	d.send(t, netip.MustParseAddrPort(got.from), "\x02reply")
-	if got := a.next(t); got.data != "\x02reply" || got.from != RelayEndpoint(r.addr, overlayD).String() {
+	if got := a.next(t); got.data != "\x02reply" || got.from != relayEP(t, r.addr, overlayD).String() {
 		t.Fatalf("A got %q from %s", got.data, got.from)
 	}
 
@@ -120,8 +138,8 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 	var misses atomic.Int32
 	miss := func() { misses.Add(1) }
 	r.relay.stale.Store(&miss)
-	stranger.send(t, RelayEndpoint(r.addr, overlayD), "\x01spoofed")
-	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01second")
+	stranger.send(t, relayEP(t, r.addr, overlayD), "\x01spoofed")
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01second")
 	if got := d.next(t); got.data != "\x01second" {
 		t.Fatalf("D got %q: R relayed for a stranger", got.data)
 	}
@@ -139,7 +157,7 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 	if err := r.setRelayPeers(nil); err != nil {
 		t.Fatal(err)
 	}
-	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01dropped")
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01dropped")
 	for deadline := time.Now().Add(5 * time.Second); r.relay.refused.Load() < 2; {
 		if time.Now().After(deadline) {
 			t.Fatal("R never handled the packet sent with relaying off")
@@ -149,7 +167,7 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 	if err := r.setRelayPeers(RelayPeers{overlayA: a.addr, overlayD: d.addr}); err != nil {
 		t.Fatal(err)
 	}
-	a.send(t, RelayEndpoint(r.addr, overlayD), "\x01third")
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01third")
 	if got := d.next(t); got.data != "\x01third" {
 		t.Fatalf("D got %q: a gateway with relaying off forwarded", got.data)
 	}
