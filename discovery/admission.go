@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
 	"net/netip"
@@ -8,78 +9,188 @@ import (
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
 
-// Admission runs on the WireGuard port, before any tunnel exists (DESIGN
-// §5): a joiner sends a Join with its node record; the gateway it contacts
-// verifies it, adds the joiner as a WireGuard peer and answers with a
-// Welcome carrying its own record and the joiner's address as it saw it
-// (the joiner's reflexive endpoint). Gossip then runs through the tunnel.
+// Admission runs on the WireGuard port, before any tunnel exists. Anyone on
+// the internet can send to that port, so it proves the sender's address
+// before doing any signature work (THREATS rule 1), the way WireGuard's
+// cookie reply and DTLS's HelloVerifyRequest do:
 //
-// Wire format: the control byte, the message type, then for a Welcome the
-// observed address (16-byte IPv6 or IPv4-mapped address, 2-byte port), then
-// the record as it travels (see Identity.Sign).
+//	joiner                                   gateway
+//	Join {no cookie, nonce N, record, sig}  →
+//	                                       ←  Cookie {N, MAC(secret, joiner's address)}
+//	Join {cookie, nonce N', record, sig}    →   cookie checked (cheap), then the
+//	                                            record and the signature verified
+//	                                       ←  Welcome {N', observed address, record, sig}
+//
+// A joiner keeps the cookie for its next Joins to that gateway, so only the
+// first admission costs the extra round trip. The Join's signature covers
+// the cookie, so a captured Join is worthless from another address or after
+// the gateway's secret rotated; the Welcome's covers the joiner's nonce and
+// the address it observed, so a replayed or forged Welcome re-points
+// nothing. No answer is larger than the packet it answers until the sender
+// has proven its address.
+//
+// Wire format, after the control byte and the message type:
+//
+//	Join     cookie[16] nonce[16] record sig[64]
+//	Welcome  nonce[16] observed[18] record sig[64]
+//	Cookie   nonce[16] cookie[16]
+//
+// observed is a 16-byte IPv6 (or IPv4-mapped) address and a 2-byte port;
+// record is as it travels (see Identity.Sign); sig is the sender's
+// signing key over a domain string and everything before it.
 
-// MsgType is an admission message's type.
+// MsgType is a control message's type.
 type MsgType byte
 
 const (
 	MsgJoin    MsgType = 1
 	MsgWelcome MsgType = 2
+	MsgPing    MsgType = 3
+	MsgPong    MsgType = 4
+	MsgCookie  MsgType = 5
 )
 
-// Control is a decoded admission message.
-type Control struct {
-	Type     MsgType
-	Observed netip.AddrPort // Welcome only: the joiner as the answering gateway saw it
-	Record   []byte         // the sender's node record, to Verify
-}
-
-// Encode writes the message as a control packet.
-func (c Control) Encode() []byte {
-	b := []byte{tunnel.ControlByte, byte(c.Type)}
-	if c.Type == MsgWelcome {
-		a := c.Observed.Addr().As16()
-		b = append(b, a[:]...)
-		b = binary.BigEndian.AppendUint16(b, c.Observed.Port())
-	}
-	return append(b, c.Record...)
-}
-
-// DecodeControl parses a control packet. The record is not verified here.
-func DecodeControl(pkt []byte) (Control, error) {
-	if len(pkt) < 2 || pkt[0] != tunnel.ControlByte {
-		return Control{}, errors.New("not a control packet")
-	}
-	c := Control{Type: MsgType(pkt[1])}
-	rest := pkt[2:]
-	switch c.Type {
-	case MsgJoin:
-	case MsgWelcome:
-		if len(rest) < 18 {
-			return Control{}, errors.New("welcome: too short")
-		}
-		addr := netip.AddrFrom16([16]byte(rest[:16])).Unmap()
-		c.Observed = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(rest[16:18]))
-		rest = rest[18:]
-	default:
-		return Control{}, errors.New("unknown control message type")
-	}
-	if len(rest) == 0 {
-		return Control{}, errors.New("no record")
-	}
-	c.Record = rest
-	return c, nil
-}
-
-// Path probes (DESIGN §5, Paths) share the control byte: a Ping goes to
-// each endpoint candidate of a peer, from the WireGuard socket so that it
-// opens the same NAT mapping as the tunnel; a Pong answers it from where it
-// arrived, with the address the Ping came from. A Pong that comes back
-// proves a direct path both ways; one from a public gateway also tells the
-// pinger its reflexive address. They carry no record: a nonce matches a
-// Pong to its Ping.
+// Sizes of the fixed parts.
 const (
-	MsgPing MsgType = 3
-	MsgPong MsgType = 4
+	CookieSize = 16
+	NonceSize  = 16
+	addrSize   = 18
+	sigSize    = ed25519.SignatureSize
+	// CookieMsgSize is the size of a Cookie message, the largest answer
+	// to a sender that has not proven its address but a Pong.
+	CookieMsgSize = 2 + NonceSize + CookieSize
+	joinFixed     = 2 + CookieSize + NonceSize + sigSize
+	welcomeFixed  = 2 + NonceSize + addrSize + sigSize
+)
+
+// Cookie proves that a joiner receives at the address it sends from.
+type Cookie [CookieSize]byte
+
+// Nonce ties an answer to the message it answers.
+type Nonce [NonceSize]byte
+
+// Signature domains: a signature made for one message cannot pass as
+// another's, nor as a record's.
+const (
+	joinDomain    = "vpcmesh join v2\x00"
+	welcomeDomain = "vpcmesh welcome v2\x00"
+)
+
+// Admission is a Join or a Welcome. Decoded, its record and signature are
+// not verified yet: Verify the record, then check SignedBy with the key of
+// the node it names.
+type Admission struct {
+	Type     MsgType
+	Cookie   Cookie         // Join: the answering gateway's cookie, zero for none
+	Nonce    Nonce          // Join: fresh; Welcome: the Join's
+	Observed netip.AddrPort // Welcome: the joiner as the answering gateway saw it
+	Record   []byte
+
+	signed, sig []byte // set by DecodeAdmission
+}
+
+// Encode writes the message as a control packet signed with key.
+func (a Admission) Encode(key ed25519.PrivateKey) []byte {
+	b := []byte{tunnel.ControlByte, byte(a.Type)}
+	switch a.Type {
+	case MsgJoin:
+		b = append(b, a.Cookie[:]...)
+		b = append(b, a.Nonce[:]...)
+	case MsgWelcome:
+		b = append(b, a.Nonce[:]...)
+		b = appendAddrPort(b, a.Observed)
+	}
+	b = append(b, a.Record...)
+	return append(b, ed25519.Sign(key, a.domain(b))...)
+}
+
+func (a Admission) domain(signed []byte) []byte {
+	d := joinDomain
+	if a.Type == MsgWelcome {
+		d = welcomeDomain
+	}
+	return append([]byte(d), signed...)
+}
+
+// SignedBy reports whether the message is signed by pub.
+func (a Admission) SignedBy(pub ed25519.PublicKey) bool {
+	return len(pub) == ed25519.PublicKeySize && len(a.sig) == sigSize && ed25519.Verify(pub, a.domain(a.signed), a.sig)
+}
+
+// DecodeAdmission parses a Join or a Welcome; it verifies nothing.
+func DecodeAdmission(pkt []byte) (Admission, error) {
+	if len(pkt) < 2 || pkt[0] != tunnel.ControlByte {
+		return Admission{}, errors.New("not a control packet")
+	}
+	a := Admission{Type: MsgType(pkt[1])}
+	rest := pkt[2:]
+	switch a.Type {
+	case MsgJoin:
+		if len(pkt) <= joinFixed {
+			return Admission{}, errors.New("join: too short")
+		}
+		a.Cookie = Cookie(rest[:CookieSize])
+		a.Nonce = Nonce(rest[CookieSize:])
+		rest = rest[CookieSize+NonceSize:]
+	case MsgWelcome:
+		if len(pkt) <= welcomeFixed {
+			return Admission{}, errors.New("welcome: too short")
+		}
+		a.Nonce = Nonce(rest)
+		a.Observed = readAddrPort(rest[NonceSize:])
+		rest = rest[NonceSize+addrSize:]
+	default:
+		return Admission{}, errors.New("not a join or welcome")
+	}
+	cut := len(pkt) - sigSize
+	a.Record = rest[:len(rest)-sigSize]
+	a.signed, a.sig = pkt[:cut], pkt[cut:]
+	return a, nil
+}
+
+// CookieReply is a Cookie message: the answer to a Join without a valid
+// cookie.
+type CookieReply struct {
+	Nonce  Nonce // the Join's
+	Cookie Cookie
+}
+
+// AppendEncode appends the message to b.
+func (c CookieReply) AppendEncode(b []byte) []byte {
+	b = append(b, tunnel.ControlByte, byte(MsgCookie))
+	b = append(b, c.Nonce[:]...)
+	return append(b, c.Cookie[:]...)
+}
+
+// DecodeCookieReply parses a Cookie message.
+func DecodeCookieReply(pkt []byte) (CookieReply, error) {
+	if len(pkt) != CookieMsgSize || pkt[0] != tunnel.ControlByte || MsgType(pkt[1]) != MsgCookie {
+		return CookieReply{}, errors.New("not a cookie message")
+	}
+	return CookieReply{Nonce: Nonce(pkt[2:]), Cookie: Cookie(pkt[2+NonceSize:])}, nil
+}
+
+func appendAddrPort(b []byte, a netip.AddrPort) []byte {
+	ip := a.Addr().As16()
+	b = append(b, ip[:]...)
+	return binary.BigEndian.AppendUint16(b, a.Port())
+}
+
+func readAddrPort(b []byte) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b)).Unmap(), binary.BigEndian.Uint16(b[16:]))
+}
+
+// Path probes (Paths) share the control byte: a Ping goes to each endpoint
+// candidate of a peer, from the WireGuard socket so that it opens the same
+// NAT mapping as the tunnel; a Pong answers it from where it arrived, with
+// the address the Ping came from. A Pong that comes back proves a direct
+// path both ways; one from a public gateway also tells the pinger its
+// reflexive address. They carry no record: a nonce matches a Pong to its
+// Ping. A Ping is padded to a Pong's size, so that answering one sends no
+// more bytes than it got: a gateway cannot be used to amplify.
+const (
+	PingSize = 2 + 12 + 4 + 14 // the padding makes it a Pong's size
+	PongSize = 2 + 12 + addrSize
 )
 
 // Probe is a decoded Ping or Pong.
@@ -94,16 +205,19 @@ type Probe struct {
 }
 
 // Encode writes the probe as a control packet.
-func (p Probe) Encode() []byte {
-	b := append([]byte{tunnel.ControlByte, byte(p.Type)}, p.Nonce[:]...)
-	if p.Type == MsgPing {
+func (p Probe) Encode() []byte { return p.AppendEncode(make([]byte, 0, PingSize)) }
+
+// AppendEncode appends the probe to b.
+func (p Probe) AppendEncode(b []byte) []byte {
+	b = append(b, tunnel.ControlByte, byte(p.Type))
+	b = append(b, p.Nonce[:]...)
+	switch p.Type {
+	case MsgPing:
 		to := p.To.As4()
 		b = append(b, to[:]...)
-	}
-	if p.Type == MsgPong {
-		a := p.Observed.Addr().As16()
-		b = append(b, a[:]...)
-		b = binary.BigEndian.AppendUint16(b, p.Observed.Port())
+		b = append(b, make([]byte, PingSize-2-12-4)...)
+	case MsgPong:
+		b = appendAddrPort(b, p.Observed)
 	}
 	return b
 }
@@ -119,21 +233,19 @@ func DecodeProbe(pkt []byte) (Probe, error) {
 		return Probe{}, errors.New("not a probe")
 	}
 	p := Probe{Type: MsgType(pkt[1])}
-	rest := pkt[2:]
-	want := 12 + 4
+	want := PingSize
 	if p.Type == MsgPong {
-		want = 12 + 18
+		want = PongSize
 	}
-	if len(rest) != want {
+	if len(pkt) != want {
 		return Probe{}, errors.New("probe: wrong length")
 	}
+	rest := pkt[2:]
 	copy(p.Nonce[:], rest)
 	if p.Type == MsgPing {
 		p.To = netip.AddrFrom4([4]byte(rest[12:16]))
-	}
-	if p.Type == MsgPong {
-		addr := netip.AddrFrom16([16]byte(rest[12:28])).Unmap()
-		p.Observed = netip.AddrPortFrom(addr, binary.BigEndian.Uint16(rest[28:30]))
+	} else {
+		p.Observed = readAddrPort(rest[12:])
 	}
 	return p, nil
 }

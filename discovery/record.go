@@ -69,6 +69,7 @@ type Node struct {
 	Mesh         string   // the mesh its certificate is for
 	Fingerprints []string // of its certificate chain, for revocation
 	WireGuardKey string
+	SigningKey   ed25519.PublicKey // signs its records, Joins and Welcomes
 	Overlay      netip.Addr
 	Sites        []cert.Site
 	NotAfter     time.Time
@@ -177,6 +178,7 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 		Mesh:         leaf.Body.Mesh,
 		Fingerprints: fingerprints(chain),
 		WireGuardKey: leaf.Body.WireGuardKey,
+		SigningKey:   leaf.Body.SigningKey,
 		Overlay:      leaf.Body.Overlay,
 		Sites:        leaf.Body.Sites,
 		NotAfter:     leaf.Body.NotAfter,

@@ -79,53 +79,6 @@ func TestRecordRefused(t *testing.T) {
 	}
 }
 
-func TestControlCodec(t *testing.T) {
-	rec := []byte("record bytes")
-	for _, c := range []Control{
-		{Type: MsgJoin, Record: rec},
-		{Type: MsgWelcome, Observed: netip.MustParseAddrPort("198.51.100.7:40000"), Record: rec},
-	} {
-		got, err := DecodeControl(c.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Type != c.Type || got.Observed != c.Observed || string(got.Record) != string(rec) {
-			t.Errorf("round trip of %+v = %+v", c, got)
-		}
-	}
-	for _, bad := range [][]byte{nil, {0xf6}, {0xf6, 9, 1}, {1, 0, 0, 0}, {0xf6, 2, 1, 2, 3}, {0xf6, 1}} {
-		if _, err := DecodeControl(bad); err == nil {
-			t.Errorf("DecodeControl(%x) accepted", bad)
-		}
-	}
-}
-
-func FuzzDecodeControl(f *testing.F) {
-	m := newTestMesh(f)
-	id := m.issue(f, 1, time.Now().Add(time.Hour))
-	rec, err := id.Sign(Record{Name: "gw-1", Version: 1})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(Control{Type: MsgJoin, Record: rec}.Encode())
-	f.Add(Control{Type: MsgWelcome, Observed: netip.MustParseAddrPort("1.2.3.4:5"), Record: rec}.Encode())
-	now := time.Now()
-	f.Fuzz(func(t *testing.T, pkt []byte) {
-		c, err := DecodeControl(pkt)
-		if err != nil {
-			return
-		}
-		if again, err := DecodeControl(c.Encode()); err != nil || again.Type != c.Type || string(again.Record) != string(c.Record) {
-			t.Fatalf("re-encoding does not round trip: %v", err)
-		}
-		// Whatever the record, verification decides without panicking,
-		// and only the root's records pass.
-		if n, err := Verify(m.root, c.Record, now); err == nil && n.Name != "gw-1" {
-			t.Fatalf("verified a record of %q", n.Name)
-		}
-	})
-}
-
 // The record decoder takes any bytes from any member: it must refuse
 // without panicking, and what it accepts must be what was signed.
 func FuzzVerifyRecord(f *testing.F) {
@@ -202,39 +155,4 @@ func TestGossipRefusesAnotherMeshUnderTheSameRoot(t *testing.T) {
 			t.Errorf("mesh %q: %v, want refused as %s", c.mesh, err, c.want)
 		}
 	}
-}
-
-func TestProbeRoundTrip(t *testing.T) {
-	ping := Probe{Type: MsgPing, Nonce: [12]byte{1, 2, 3}, To: netip.MustParseAddr("100.96.0.9")}
-	pong := Probe{Type: MsgPong, Nonce: [12]byte{9}, Observed: netip.MustParseAddrPort("203.0.113.10:40123")}
-	for _, p := range []Probe{ping, pong} {
-		got, err := DecodeProbe(p.Encode())
-		if err != nil || got != p {
-			t.Errorf("DecodeProbe(Encode(%+v)) = %+v, %v", p, got, err)
-		}
-	}
-	for _, bad := range [][]byte{ping.Encode()[:10], append(pong.Encode(), 0), Control{Type: MsgJoin, Record: []byte("x")}.Encode()} {
-		if _, err := DecodeProbe(bad); err == nil {
-			t.Errorf("DecodeProbe(%x) accepted", bad)
-		}
-	}
-}
-
-// Probes come from anyone on the WireGuard port: any bytes are refused or
-// decoded without panicking, and what decodes encodes back to itself.
-func FuzzDecodeProbe(f *testing.F) {
-	f.Add(Probe{Type: MsgPing, Nonce: [12]byte{1}, To: netip.MustParseAddr("100.96.0.1")}.Encode())
-	f.Add(Probe{Type: MsgPong, Nonce: [12]byte{2}, Observed: netip.MustParseAddrPort("203.0.113.10:51820")}.Encode())
-	f.Fuzz(func(t *testing.T, pkt []byte) {
-		p, err := DecodeProbe(pkt)
-		if err != nil {
-			return
-		}
-		if got := p.Encode(); string(got) != string(pkt) && !(p.Type == MsgPong && len(got) == len(pkt)) {
-			t.Fatalf("Encode(DecodeProbe(%x)) = %x", pkt, got)
-		}
-		if again, err := DecodeProbe(p.Encode()); err != nil || again != p {
-			t.Fatalf("round trip: %+v, %v; want %+v", again, err, p)
-		}
-	})
 }
