@@ -63,10 +63,8 @@ func TestGossipRefusesForeignAndExpired(t *testing.T) {
 	must(t, err)
 	rec, err := (&discovery.Identity{Chain: chain, Key: key}).Sign(discovery.Record{Name: "stale-gw", Version: 1})
 	must(t, err)
-	pkt := discovery.Control{Type: discovery.MsgJoin, Record: rec}.Encode()
-	for range 3 {
-		must(t, sendUDP(stale.Gateway, join, pkt))
-	}
+	_, _, err = knock(stale.Gateway, join, rec, key)
+	must(t, err)
 	must(t, waitRefused(ctx, vpc1.GW, discovery.RefusedExpired, 1))
 
 	for _, s := range m.Sites {
@@ -114,17 +112,37 @@ func waitRefused(ctx context.Context, g *scenario.Gateway, reason string, n uint
 	})
 }
 
-// sendUDP sends one datagram from inside ns.
-func sendUDP(ns *lab.NS, to string, pkt []byte) error {
-	return ns.Do(func() error {
-		c, err := net.Dial("udp4", to)
+// knock sends a Join for rec, signed with key, from inside ns to a
+// gateway, as a gateway would: first without a cookie, then again with the
+// cookie the gateway answers. It returns that cookie and the port the
+// Joins came from.
+func knock(ns *lab.NS, to string, rec []byte, key ed25519.PrivateKey) (cookie discovery.Cookie, port uint16, err error) {
+	err = ns.Do(func() error {
+		c, err := net.Dial("udp", to)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		_, err = c.Write(pkt)
+		port = uint16(c.LocalAddr().(*net.UDPAddr).Port)
+		join := discovery.Admission{Type: discovery.MsgJoin, Record: rec}
+		if _, err := c.Write(join.Encode(key)); err != nil {
+			return err
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 2048)
+		n, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("no cookie from %s: %w", to, err)
+		}
+		reply, err := discovery.DecodeCookieReply(buf[:n])
+		if err != nil {
+			return fmt.Errorf("answer from %s: %w", to, err)
+		}
+		cookie, join.Cookie = reply.Cookie, reply.Cookie
+		_, err = c.Write(join.Encode(key))
 		return err
 	})
+	return cookie, port, err
 }
 
 // Two sites exporting the same prefix: every gateway makes the same
@@ -315,10 +333,8 @@ func TestGossipRefusesBeyondAuthority(t *testing.T) {
 	must(t, err)
 	rec, err := (&discovery.Identity{Chain: append([]*cert.Cert{leaf}, authority...), Key: spriv}).Sign(discovery.Record{Name: "grabber-gw", Version: 1})
 	must(t, err)
-	pkt := discovery.Control{Type: discovery.MsgJoin, Record: rec}.Encode()
-	for range 3 {
-		must(t, sendUDP(vpc2.Host, vpc1.PublicIP+":51820", pkt))
-	}
+	_, _, err = knock(vpc2.Host, vpc1.PublicIP+":51820", rec, spriv)
+	must(t, err)
 	must(t, waitRefused(ctx, vpc1.GW, discovery.RefusedConstraint, 1))
 	samples, err := scrape(vpc1.Gateway, metricsAddr)
 	must(t, err)

@@ -46,10 +46,13 @@ type membership struct {
 	id      *discovery.Identity
 	root    cert.Root
 	gossip  *discovery.Gossip
-	control chan controlPacket // from WireGuard's receive goroutine
+	gate    *discovery.Gate    // screens control packets before any work
+	control chan controlPacket // admission messages that passed the gate
+	pongs   chan pongIn        // Pongs that answered a Ping of ours
 	changes chan struct{}      // from memberlist's goroutines
 
-	lastRejoin time.Time // Run loop only
+	lastRejoin     time.Time // Run loop only
+	lastRefusalLog time.Time // Run loop only
 
 	mu        sync.Mutex
 	admitted  map[string]admitted    // by node name
@@ -210,13 +213,9 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	var err error
 	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{},
 		public:  g.cfg.Node.PublicEndpoint != "",
-		control: make(chan controlPacket, 64), changes: make(chan struct{}, 1)}
-	g.dev.HandleControl(func(pkt []byte, from netip.AddrPort) {
-		select {
-		case m.control <- controlPacket{pkt, from}:
-		default: // a flood is dropped here, not queued
-		}
-	})
+		gate:    discovery.NewGate(discovery.GateConfig{Overlay: g.cfg.Node.OverlayAddress}),
+		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1)}
+	g.dev.HandleControl(&controlIn{g: g, m: m})
 	m.gossip, err = discovery.StartGossip(discovery.GossipConfig{
 		Identity:      id,
 		Root:          root,
@@ -230,6 +229,9 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 		return err
 	}
 	g.members = m
+	if g.cfg.Node.Relay && !relayAddr(&discovery.Node{Record: discovery.Record{Endpoints: g.endpoints(m)}}).IsValid() {
+		g.log.Warn("node.relay is set but node.public_endpoint has no IPv4 address: relaying works over IPv4 only, so no gateway will relay through this one")
+	}
 	if err := g.loadRevocations(g.cfg); err != nil {
 		g.log.Error("revocations", "err", err)
 	}
@@ -359,61 +361,6 @@ func (g *Gateway) view() View {
 		v.Down = g.health.down()
 	}
 	return v
-}
-
-// handleControl answers one admission message.
-func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
-	if discovery.IsProbe(cp.pkt) {
-		if g.paths != nil {
-			g.handleProbe(cp)
-		}
-		return
-	}
-	m := g.members
-	c, err := discovery.DecodeControl(cp.pkt)
-	if err != nil {
-		m.gossip.Count(err)
-		return
-	}
-	n, err := m.gossip.Verify(c.Record)
-	if err != nil {
-		m.gossip.Count(err)
-		g.log.Warn("admission refused", "from", cp.from, "err", err)
-		return
-	}
-	if n.Name == g.cfg.Node.Name {
-		return
-	}
-	m.gossip.Offer(c.Record)
-	m.mu.Lock()
-	_, known := m.admitted[n.Name]
-	m.admitted[n.Name] = admitted{node: n, from: cp.from, at: time.Now()}
-	m.mu.Unlock()
-	if !known {
-		g.log.Info("admitted", "gateway", n.Name, "from", cp.from, "message", c.Type)
-	}
-	g.logSync(ctx, "admission")
-	switch c.Type {
-	case discovery.MsgJoin:
-		welcome := discovery.Control{Type: discovery.MsgWelcome, Observed: cp.from, Record: m.gossip.Self().Encoded}
-		if err := g.dev.SendControl(cp.from, welcome.Encode()); err != nil {
-			g.log.Warn("welcome not sent", "to", cp.from, "err", err)
-		}
-	case discovery.MsgWelcome:
-		// Only a public gateway sees this one as the internet does; a
-		// NATed one's view may be old, or through its own NAT.
-		if n.NAT == discovery.NATPublic {
-			g.learnReflexive(n.Name, c.Observed)
-		}
-		g.kickIfDown(n)
-		// Memberlist joins through the tunnel just configured; its TCP
-		// connect waits for the WireGuard handshake.
-		go func() {
-			if _, err := m.gossip.Join(n.Overlay); err != nil {
-				g.log.Warn("gossip join failed", "gateway", n.Name, "err", err)
-			}
-		}()
-	}
 }
 
 // kickIfDown restarts the handshake with a gateway that has just admitted
@@ -609,16 +556,13 @@ func (g *Gateway) rejoin(ctx context.Context) {
 	if len(observers) > 2 {
 		observers = observers[:2]
 	}
-	join := discovery.Control{Type: discovery.MsgJoin, Record: m.gossip.Self().Encoded}.Encode()
 	sent := map[netip.AddrPort]bool{}
 	for i, t := range append(targets, observers...) {
 		if (live[t] && i < len(targets)) || sent[t] || !t.IsValid() {
 			continue
 		}
 		sent[t] = true
-		if err := g.dev.SendControl(t, join); err != nil {
-			g.log.Debug("join not sent", "to", t, "err", err)
-		}
+		g.sendJoin(t)
 	}
 }
 

@@ -154,7 +154,9 @@ func decide(st *pathState, n *discovery.Node, relay *discovery.Node, now time.Ti
 	case best.IsValid():
 		return path{kind: PathDirect, endpoint: best}
 	case relay != nil && now.Sub(st.first) >= punchFor:
-		return path{kind: PathRelayed, via: relay.Name, endpoint: tunnel.RelayEndpoint(relay.Endpoints[0], n.Overlay)}
+		if ep, err := tunnel.RelayEndpoint(relayAddr(relay), n.Overlay); err == nil {
+			return path{kind: PathRelayed, via: relay.Name, endpoint: ep}
+		}
 	case st.cur.kind == PathRelayed:
 		// The relay is gone and there is no other: try direct again.
 		return path{kind: PathDirect}
@@ -163,11 +165,12 @@ func decide(st *pathState, n *discovery.Node, relay *discovery.Node, now time.Ti
 }
 
 // relayFor is the relay for a pair with n: of the live public gateways
-// that relay, the first by name, the same on both sides of the pair.
+// that relay over IPv4, the first by name, the same on both sides of the
+// pair.
 func relayFor(n *discovery.Node, nodes []*discovery.Node, down map[string]bool) *discovery.Node {
 	var best *discovery.Node
 	for _, r := range nodes {
-		if !r.Relay || r.NAT != discovery.NATPublic || len(r.Endpoints) == 0 || down[r.Name] || r.Name == n.Name {
+		if !r.Relay || r.NAT != discovery.NATPublic || !relayAddr(r).IsValid() || down[r.Name] || r.Name == n.Name {
 			continue
 		}
 		if best == nil || r.Name < best.Name {
@@ -175,6 +178,31 @@ func relayFor(n *discovery.Node, nodes []*discovery.Node, down map[string]bool) 
 		}
 	}
 	return best
+}
+
+// relayAddr is where a relay takes relayed packets: its first IPv4
+// endpoint. Relaying works over IPv4 only (`vpcmesh check` refuses a relay
+// with an IPv6 public endpoint); a relay without one is not used.
+func relayAddr(r *discovery.Node) netip.AddrPort {
+	for _, ep := range r.Endpoints {
+		if ep.Addr().Unmap().Is4() {
+			return netip.AddrPortFrom(ep.Addr().Unmap(), ep.Port())
+		}
+	}
+	return netip.AddrPort{}
+}
+
+// relaySources are the relays this gateway may get relayed packets from,
+// and the gateways that may be behind them: a relayed packet from anywhere
+// else is dropped before the bind keeps anything for it.
+func relaySources(nodes []*discovery.Node) (relays []netip.AddrPort, peers []netip.Addr) {
+	for _, n := range nodes {
+		peers = append(peers, n.Overlay)
+		if a := relayAddr(n); n.Relay && a.IsValid() {
+			relays = append(relays, a)
+		}
+	}
+	return relays, peers
 }
 
 // candidates are the addresses a gateway may be reached at directly.
@@ -284,13 +312,19 @@ func (g *Gateway) pathLoop() {
 		default:
 		}
 	})
-	var refreshed time.Time
+	var refreshed, summarised time.Time
+	last := refusals{}
 	for {
 		select {
 		case <-g.bg.Done():
 			return
+		case p := <-g.members.pongs:
+			g.tookPong(p)
 		case now := <-t.C:
 			g.pathRound(now)
+			if now.Sub(summarised) >= refusalsEvery {
+				summarised, last = now, g.logRefusals(last)
+			}
 		case <-miss:
 			if time.Since(refreshed) >= relayRefresh && g.config().Node.Relay {
 				refreshed = time.Now()
@@ -313,6 +347,7 @@ func (g *Gateway) pathRound(now time.Time) {
 	}
 	m.mu.Unlock()
 	g.forgetObservations(now)
+	g.dev.SetRelaySources(relaySources(in.nodes))
 	pings, changed := g.paths.step(in)
 	for _, p := range pings {
 		if err := g.dev.SendControl(p.to, p.msg); err != nil {
@@ -384,34 +419,6 @@ func (g *Gateway) setRelay(nodes []*discovery.Node, peers []tunnel.PeerStatus, n
 	}
 	if err := g.dev.SetRelayPeers(table); err != nil {
 		g.log.Warn("relay table", "err", err)
-	}
-}
-
-// handleProbe answers a Ping and takes note of a Pong.
-func (g *Gateway) handleProbe(cp controlPacket) {
-	p, err := discovery.DecodeProbe(cp.pkt)
-	if err != nil {
-		return
-	}
-	switch p.Type {
-	case discovery.MsgPing:
-		if p.To != g.config().Node.OverlayAddress {
-			return // a candidate address of another gateway, reused here
-		}
-		pong := discovery.Probe{Type: discovery.MsgPong, Nonce: p.Nonce, Observed: cp.from}
-		if err := g.dev.SendControl(cp.from, pong.Encode()); err != nil {
-			g.log.Debug("pong not sent", "to", cp.from, "err", err)
-		}
-	case discovery.MsgPong:
-		peer := g.paths.pong(p, cp.from, time.Now())
-		if peer == "" {
-			return
-		}
-		for _, n := range g.members.gossip.Nodes() {
-			if n.Name == peer && n.NAT == discovery.NATPublic {
-				g.learnReflexive(peer, p.Observed)
-			}
-		}
 	}
 }
 

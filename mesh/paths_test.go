@@ -87,12 +87,12 @@ func TestPathsPunchRelayAndBack(t *testing.T) {
 	if !changed {
 		t.Error("no change reported when punching gave up")
 	}
-	check("no Pong for 3 s", want{PathRelayed, "r1", tunnel.RelayEndpoint(r1.Endpoints[0], peer.Overlay)})
+	check("no Pong for 3 s", want{PathRelayed, "r1", relayEP(t, r1.Endpoints[0], peer.Overlay)})
 
 	if _, changed = ps.step(in(4*time.Second, "r1")); !changed {
 		t.Error("no change reported when the relay went down")
 	}
-	check("r1 down", want{PathRelayed, "r2", tunnel.RelayEndpoint(r2.Endpoints[0], peer.Overlay)})
+	check("r1 down", want{PathRelayed, "r2", relayEP(t, r2.Endpoints[0], peer.Overlay)})
 
 	pings, _ = ps.step(in(5 * time.Second))
 	answer(ps, pings, peerEP, t0.Add(5*time.Second))
@@ -105,7 +105,7 @@ func TestPathsPunchRelayAndBack(t *testing.T) {
 	}
 
 	ps.step(in(11 * time.Second))
-	check("Pongs stopped for 5 s", want{PathRelayed, "r1", tunnel.RelayEndpoint(r1.Endpoints[0], peer.Overlay)})
+	check("Pongs stopped for 5 s", want{PathRelayed, "r1", relayEP(t, r1.Endpoints[0], peer.Overlay)})
 
 	ps.step(in(12*time.Second, "r1", "r2"))
 	check("no relay left", want{PathDirect, "", netip.AddrPort{}})
@@ -178,4 +178,13 @@ func TestPathsPreferFastestThenStick(t *testing.T) {
 	if endpoint() != wan {
 		t.Fatalf("path moved to %s though %s still answers", endpoint(), wan)
 	}
+}
+
+func relayEP(t *testing.T, relay netip.AddrPort, peer netip.Addr) netip.AddrPort {
+	t.Helper()
+	ep, err := tunnel.RelayEndpoint(relay, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
 }

@@ -56,6 +56,9 @@ type RelayStats struct {
 type GossipStats struct {
 	Members []string          `json:"members"` // other live gateways with a verified record
 	Refused map[string]uint64 `json:"refused"` // records refused, by reason
+	// Dropped are control packets dropped before any signature work, by
+	// reason, and relayed packets from no relay of ours ("relay_stray").
+	Dropped map[string]uint64 `json:"dropped"`
 	// Unverified are live in memberlist but without a valid record here.
 	Unverified []string `json:"unverified,omitempty"`
 }
@@ -130,11 +133,12 @@ func (g *Gateway) Status() (Status, error) {
 	}
 	st.Conflicts, st.HA = d.Conflicts, ha
 	if cfg.Node.Relay {
-		f, r := g.dev.RelayStats()
+		f, r, _ := g.dev.RelayStats()
 		st.Relay = &RelayStats{Forwarded: f, Refused: r}
 	}
 	if m := g.members; m != nil {
-		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused(), Unverified: m.gossip.Unverified()}
+		gs := &GossipStats{Members: []string{}, Refused: m.gossip.Refused(), Dropped: m.gate.Dropped(), Unverified: m.gossip.Unverified()}
+		_, _, gs.Dropped["relay_stray"] = g.dev.RelayStats()
 		for _, n := range m.gossip.Nodes() {
 			gs.Members = append(gs.Members, n.Name)
 		}

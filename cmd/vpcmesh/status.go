@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -126,6 +128,11 @@ func printStatus(w io.Writer, st mesh.Status) {
 		fmt.Fprintf(w, "gossip members: %s\n", orDash(strings.Join(st.Gossip.Members, ", ")))
 		for reason, n := range st.Gossip.Refused {
 			fmt.Fprintf(w, "refused records (%s): %d\n", reason, n)
+		}
+		for _, reason := range slices.Sorted(maps.Keys(st.Gossip.Dropped)) {
+			if n := st.Gossip.Dropped[reason]; n > 0 {
+				fmt.Fprintf(w, "dropped control packets (%s): %d\n", reason, n)
+			}
 		}
 	}
 	for _, c := range st.Conflicts {
