@@ -277,6 +277,14 @@ func (g *Gateway) HUP() error { return g.proc.Signal(syscall.SIGHUP) }
 // Running says whether the gateway's process is up.
 func (g *Gateway) Running() bool { return g.proc != nil && !g.proc.Exited() }
 
+// Pid is the gateway process's pid (0 before Start).
+func (g *Gateway) Pid() int {
+	if g.proc == nil {
+		return 0
+	}
+	return g.proc.Pid()
+}
+
 // Kill is kill -9: no cleanup runs.
 func (g *Gateway) Kill() error { return g.proc.Kill() }
 

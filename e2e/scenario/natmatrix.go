@@ -33,6 +33,20 @@ func BuildNATMatrix(l *lab.Lab, bin string) (*GossipMesh, error) {
 	return buildGossip(l, bin, natMatrixSites)
 }
 
+// BuildPublicPortLab is the lab of the attacks on the public UDP port: the
+// NAT matrix's two relays (pub-gw, on the internet itself, is the target)
+// and its two offices behind endpoint-independent NAT, a hole-punched pair;
+// and "late", an office whose gateway joins through pub-gw while it is
+// flooded (built, not started).
+func BuildPublicPortLab(l *lab.Lab, bin string) (m *GossipMesh, late *GossipSite, err error) {
+	if m, err = buildGossip(l, bin, natMatrixSites[:4]); err != nil {
+		return nil, nil, err
+	}
+	late, err = AddGossipSite(l, bin, m.Trust, GossipSiteSpec{Name: "late", NAT: lab.NATMasquerade, Public: "203.0.113.66",
+		LAN: "10.66.0.0/24", Host: "10.66.0.50", Join: "203.0.113.60:51820", Overlay: "100.96.0.7"})
+	return m, late, err
+}
+
 // PathMatrix is each gateway's status of each of its peers, by gateway name
 // and then peer name.
 type PathMatrix map[string]map[string]mesh.PeerStatus
