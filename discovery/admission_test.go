@@ -115,8 +115,9 @@ func TestProbeRoundTrip(t *testing.T) {
 }
 
 // Joins and Welcomes come from anyone on the WireGuard port: any bytes are
-// refused or decoded without panicking; what decodes verifies only with
-// the key that signed it.
+// refused or decoded without panicking, into parts that tile the packet.
+// (Signature checks stay out: under the fuzzer's instrumentation they take
+// seconds; FuzzVerifyRecord covers records, TestAdmissionCodec tampering.)
 func FuzzDecodeAdmission(f *testing.F) {
 	m := newTestMesh(f)
 	id := m.issue(f, 1, time.Now().Add(time.Hour))
@@ -124,25 +125,23 @@ func FuzzDecodeAdmission(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	n, err := Verify(m.root, rec, time.Now())
-	if err != nil {
-		f.Fatal(err)
-	}
-	join := Admission{Type: MsgJoin, Nonce: Nonce{1}, Record: rec}.Encode(id.Key)
-	f.Add(join)
+	f.Add(Admission{Type: MsgJoin, Nonce: Nonce{1}, Record: rec}.Encode(id.Key))
 	f.Add(Admission{Type: MsgWelcome, Observed: netip.MustParseAddrPort("1.2.3.4:5"), Record: rec}.Encode(id.Key))
 	f.Add(Admission{Type: MsgWelcome, Observed: netip.MustParseAddrPort("[::ffff:1.2.3.4]:5"), Record: rec}.Encode(id.Key))
-	now := time.Now()
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		a, err := DecodeAdmission(pkt)
 		if err != nil {
 			return
 		}
-		if a.SignedBy(n.SigningKey) && !bytes.Equal(pkt, join) && a.Type == MsgJoin {
-			t.Fatalf("a Join the key never signed verifies: %x", pkt)
+		fixed := 2 + NonceSize + CookieSize
+		if a.Type == MsgWelcome {
+			fixed = 2 + NonceSize + addrSize
 		}
-		if v, err := Verify(m.root, a.Record, now); err == nil && v.Name != "gw-1" {
-			t.Fatalf("verified a record of %q", v.Name)
+		if len(a.Record) == 0 || fixed+len(a.Record)+sigSize != len(pkt) || !bytes.Equal(a.signed, pkt[:len(pkt)-sigSize]) || len(a.sig) != sigSize {
+			t.Fatalf("%v decoded into parts that do not tile its %d bytes", a.Type, len(pkt))
+		}
+		if a.Observed.IsValid() && a.Observed.Addr().Is4In6() {
+			t.Fatalf("observed address %v left mapped", a.Observed)
 		}
 	})
 }
