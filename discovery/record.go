@@ -170,8 +170,11 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 	}
 	for _, m := range rec.Members {
 		if !memberAllowed(leaf.Body.Sites, m) {
-			return nil, refused(RefusedConstraint, fmt.Errorf("record of %q: member %s of site %q is outside the site's certified networks", rec.Name, m.Wire, m.Site))
+			return nil, refused(RefusedConstraint, fmt.Errorf("record of %q: member %s of site %q in project %q is outside the site's certified networks and projects", rec.Name, m.Wire, m.Site, m.Project))
 		}
+	}
+	if rec.Relay && !leaf.Body.Relay {
+		return nil, refused(RefusedConstraint, fmt.Errorf("record of %q claims the relay role, which its certificate does not grant", rec.Name))
 	}
 	return &Node{
 		Record:       rec,
@@ -187,10 +190,14 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 }
 
 // memberAllowed reports whether m lies in its site's certified networks, as
-// a real (unmapped) or a wire address.
+// a real (unmapped) or a wire address, in a project the certificate lets
+// the site have members in: one it exports to or names as a member
+// project. A gateway cannot make its hosts members of a project its issuer
+// did not grant.
 func memberAllowed(sites []cert.Site, m Member) bool {
 	for _, s := range sites {
-		if s.Name != m.Site {
+		if s.Name != m.Site || !slices.Contains(s.Members, m.Project) &&
+			!slices.ContainsFunc(s.Exports, func(e cert.Export) bool { return e.Project == m.Project }) {
 			continue
 		}
 		for _, c := range s.CIDRs {

@@ -50,6 +50,10 @@ func TestRecordRefused(t *testing.T) {
 	stranger := sign(other.issue(t, 2, time.Now().Add(time.Hour)), Record{Name: "gw-2", Version: 1})
 	expired := sign(m.issue(t, 3, time.Now().Add(time.Hour)), Record{Name: "gw-3", Version: 1})
 	outside := sign(good, Record{Name: "gw-1", Version: 2, Members: []Member{{Site: "site-1", Project: "lab", Wire: netip.MustParsePrefix("10.9.9.9/32")}}})
+	// Its own hosts, in a project its certificate gives the site no part in:
+	// they would use that project's routes everywhere.
+	otherProject := sign(good, Record{Name: "gw-1", Version: 3, Members: []Member{{Site: "site-1", Project: "alpha", Wire: netip.MustParsePrefix("10.0.1.50/32")}}})
+	relay := sign(good, Record{Name: "gw-1", Version: 4, Relay: true})
 
 	cases := []struct {
 		name   string
@@ -61,6 +65,8 @@ func TestRecordRefused(t *testing.T) {
 		{"expired certificate", expired, time.Now().Add(2 * time.Hour), RefusedExpired},
 		{"tampered record", tampered, time.Now(), RefusedRecordSig},
 		{"member outside the certified site", outside, time.Now(), RefusedConstraint},
+		{"member in a project the site is not in", otherProject, time.Now(), RefusedConstraint},
+		{"relay role the certificate does not grant", relay, time.Now(), RefusedConstraint},
 		{"truncated", valid[:len(valid)-1], time.Now(), RefusedMalformed},
 		{"empty", nil, time.Now(), RefusedMalformed},
 	}

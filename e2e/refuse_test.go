@@ -194,9 +194,11 @@ func TestGossipConflictShown(t *testing.T) {
 // joins too, but no member of "lab" reaches it.
 func TestGossipAuthoritySignsItsProject(t *testing.T) {
 	l, ctx, m, _ := startGossipMesh(t)
-	labCA, err := m.Trust.Authority(l, "lab", "lab-ca", []string{"lab"}, []string{"10.50.0.0/16"})
+	labCA, err := m.Trust.Authority(l, "lab", "lab-ca", scenario.Grant{Projects: []string{"lab"}, Prefixes: []string{"10.50.0.0/16"},
+		Names: []string{"vpc9"}, Sites: []string{"vpc9"}, Overlays: []string{"100.96.0.50/32"}})
 	must(t, err)
-	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", []string{"alpha"}, []string{"10.60.0.0/16"})
+	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", scenario.Grant{Projects: []string{"alpha"}, Prefixes: []string{"10.60.0.0/16"},
+		Names: []string{"alpha"}, Sites: []string{"alpha"}, Overlays: []string{"100.96.0.51/32"}})
 	must(t, err)
 	join := m.Site("vpc2").PublicIP + ":51820"
 	vpc9, err := scenario.AddGossipSite(l, vpcmeshBin, labCA, scenario.GossipSiteSpec{
@@ -312,7 +314,8 @@ func TestGossipRefusesBeyondAuthority(t *testing.T) {
 	must(t, m.Start(ctx))
 	_, err = m.WaitConnected(ctx, m.Pairs(), 30*time.Second)
 	must(t, err)
-	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", []string{"alpha"}, []string{"10.60.0.0/16"})
+	alphaCA, err := m.Trust.Authority(l, "lab", "alpha-ca", scenario.Grant{Projects: []string{"alpha"}, Prefixes: []string{"10.60.0.0/16"},
+		Names: []string{"alpha", "grabber"}, Sites: []string{"alpha", "grabber"}, Overlays: []string{"100.96.0.64/26"}})
 	must(t, err)
 	dir := alphaCA.AuthorityDir()
 	key, err := cert.ReadPrivateKeyFile(filepath.Join(dir, "authority.key"))

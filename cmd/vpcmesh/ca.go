@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,11 +238,17 @@ func gatewayBody(cfg *configs.Config, wg tunnel.Key, signing ed25519.PublicKey) 
 		WireGuardKey: wg.String(),
 		SigningKey:   signing,
 		Overlay:      cfg.Node.OverlayAddress,
+		Relay:        cfg.Node.Relay,
 	}
 	for _, s := range cfg.Sites {
 		site := cert.Site{Name: s.Name, CIDRs: s.CIDRs, Priority: s.Priority}
 		for _, e := range s.Exports {
 			site.Exports = append(site.Exports, cert.Export{Project: e.Project, CIDR: e.CIDR, Wire: e.Wire()})
+		}
+		for _, m := range s.Members {
+			if !slices.Contains(site.Members, m.Project) {
+				site.Members = append(site.Members, m.Project)
+			}
 		}
 		b.Sites = append(b.Sites, site)
 	}
@@ -333,6 +340,9 @@ func printCert(w io.Writer, c *cert.Cert, root cert.Root, now time.Time) {
 	line("signing", "key %s", cert.KeyID(b.SigningKey))
 	for _, s := range b.Sites {
 		line("site", "%s  %s  priority %d", s.Name, joinAny(s.CIDRs), s.Priority)
+		if len(s.Members) > 0 {
+			line("  members", "of project %s", strings.Join(s.Members, ", "))
+		}
 		for _, e := range s.Exports {
 			wire := ""
 			if e.Wire != e.CIDR {
@@ -344,6 +354,12 @@ func printCert(w io.Writer, c *cert.Cert, root cert.Root, now time.Time) {
 	if b.Kind == cert.KindAuthority {
 		line("projects", "%s", joinAny(b.Projects))
 		line("prefixes", "%s", joinAny(b.Prefixes))
+		line("names", "%s", orNone(prefixed(b.NamePrefixes)))
+		line("sites", "%s", orNone(prefixed(b.SitePrefixes)))
+		line("overlays", "%s", orNone(joinAny(b.Overlays)))
+	}
+	if b.Relay {
+		line("relay", "yes")
 	}
 	line("valid", "%s to %s (%s)", b.NotBefore.Format(time.RFC3339), b.NotAfter.Format(time.RFC3339), validity(c, now))
 	issuer := "key " + b.Issuer
@@ -385,4 +401,20 @@ func joinAny[T any](xs []T) string {
 		s[i] = fmt.Sprint(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// prefixed writes name prefixes as patterns: "alpha-*".
+func prefixed(ps []string) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p + "*"
+	}
+	return strings.Join(out, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none (signs no gateway)"
+	}
+	return s
 }

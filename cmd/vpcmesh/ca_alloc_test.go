@@ -55,7 +55,7 @@ func TestCASignAllocatesWire(t *testing.T) {
 	// An authority's prefixes are reserved in the root's ledger.
 	authDir := filepath.Join(dir, "alpha-ca")
 	mustRun(t, bin, "ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", "alpha-ca", "--project", "alpha",
-		"--prefix", "10.7.0.0/16", "--prefix", "100.100.1.0/24", "--dir", authDir)
+		"--prefix", "10.7.0.0/16", "--prefix", "100.100.1.0/24", "--name-prefix", "vpc-", "--site-prefix", "vpc-", "--overlay", "100.96.0.0/16", "--dir", authDir)
 	c2, _ := gateway("vpc-d-gw")
 	if out := mustRun(t, bin, "ca", "sign", "--root-key", rootKey, "-c", c2); !strings.Contains(out, "allocated wire prefix 100.100.2.0/24") {
 		t.Errorf("the root allocated into the authority's prefixes, or reused one:\n%s", out)
@@ -71,7 +71,7 @@ func TestCASignAllocatesWire(t *testing.T) {
 	}
 	// The root cannot give an authority what it already allocated.
 	if _, errOut, code := run(t, bin, "ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", "beta-ca", "--project", "beta",
-		"--prefix", "100.100.0.0/23", "--dir", filepath.Join(dir, "beta-ca")); code == 0 || !strings.Contains(errOut, "--prefix 100.100.0.0/23 overlaps a wire prefix the root already allocated") {
+		"--prefix", "100.100.0.0/23", "--name-prefix", "beta-", "--site-prefix", "beta-", "--overlay", "100.96.9.0/24", "--dir", filepath.Join(dir, "beta-ca")); code == 0 || !strings.Contains(errOut, "--prefix 100.100.0.0/23 overlaps a wire prefix the root already allocated") {
 		t.Errorf("authority over allocated prefixes: exit %d\n%s", code, errOut)
 	}
 }

@@ -26,17 +26,20 @@ const (
 )
 
 type authorityFlags struct {
-	rootKey, mesh, name, dir string
-	projects, prefixes       []string
-	validFor                 time.Duration
-	force                    bool
+	rootKey, mesh, name, dir   string
+	projects, prefixes         []string
+	namePrefixes, sitePrefixes []string
+	overlays                   []string
+	relay                      bool
+	validFor                   time.Duration
+	force                      bool
 }
 
 func caAuthorityCmd() *cobra.Command {
 	var f authorityFlags
 	cmd := &cobra.Command{
-		Use:   "authority --root-key FILE --mesh NAME --name NAME --project P --prefix CIDR --dir DIR",
-		Short: "Make a project authority: a key that signs gateways of its projects, within its prefixes, without the root key",
+		Use:   "authority --root-key FILE --mesh NAME --name NAME --project P --prefix CIDR --name-prefix P- --site-prefix P- --overlay CIDR --dir DIR",
+		Short: "Make a project authority: a key that signs gateways of its projects, within its prefixes, names, sites and overlay range, without the root key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, err := f.body(time.Now())
@@ -52,6 +55,10 @@ func caAuthorityCmd() *cobra.Command {
 	fl.StringVar(&f.name, "name", "", "the authority's name, e.g. alpha-ca")
 	fl.StringArrayVar(&f.projects, "project", nil, "a project it may sign for (repeatable)")
 	fl.StringArrayVar(&f.prefixes, "prefix", nil, "a real or wire prefix its gateways may use (repeatable)")
+	fl.StringArrayVar(&f.namePrefixes, "name-prefix", nil, "gateway names it signs start with this, e.g. alpha- (repeatable)")
+	fl.StringArrayVar(&f.sitePrefixes, "site-prefix", nil, "site names (HA groups) it signs start with this (repeatable)")
+	fl.StringArrayVar(&f.overlays, "overlay", nil, "an overlay sub-range its gateways' addresses come from, e.g. 100.96.8.0/24 (repeatable)")
+	fl.BoolVar(&f.relay, "relay", false, "it may sign relay gateways")
 	fl.StringVar(&f.dir, "dir", "", "directory for authority.key, authority.pub and authority.crt (for the project's holder)")
 	fl.DurationVar(&f.validFor, "valid-for", 365*24*time.Hour, "how long the authority is valid")
 	fl.BoolVar(&f.force, "force", false, "replace an existing authority key in DIR")
@@ -68,21 +75,39 @@ func (f authorityFlags) body(now time.Time) (cert.Body, error) {
 		return cert.Body{}, usageError{errors.New("ca authority: give --mesh NAME and --name NAME")}
 	case len(f.projects) == 0 || len(f.prefixes) == 0:
 		return cert.Body{}, usageError{errors.New("ca authority: give at least one --project and one --prefix")}
+	case len(f.namePrefixes) == 0 || len(f.sitePrefixes) == 0 || len(f.overlays) == 0:
+		// Without its share of names, sites and overlay addresses an
+		// authority could sign another project's gateway's identity.
+		return cert.Body{}, usageError{errors.New("ca authority: give at least one --name-prefix, --site-prefix and --overlay: the gateway names, site names and overlay addresses it may sign")}
 	case f.dir == "":
 		return cert.Body{}, usageError{errors.New("ca authority: give --dir DIR for the authority's key and certificate")}
 	case f.validFor <= 0:
 		return cert.Body{}, usageError{fmt.Errorf("ca authority: --valid-for %v: must be positive", f.validFor)}
 	}
 	b := cert.Body{Version: cert.Version, Kind: cert.KindAuthority, Mesh: f.mesh, Name: f.name,
-		Projects: f.projects, NotBefore: now.Add(-clockSkew), NotAfter: now.Add(f.validFor)}
-	for _, s := range f.prefixes {
-		p, err := netip.ParsePrefix(s)
-		if err != nil || p != p.Masked() {
-			return cert.Body{}, usageError{fmt.Errorf("ca authority: --prefix %q: want a network like 10.7.0.0/16", s)}
-		}
-		b.Prefixes = append(b.Prefixes, p)
+		Projects: f.projects, NamePrefixes: f.namePrefixes, SitePrefixes: f.sitePrefixes, Relay: f.relay,
+		NotBefore: now.Add(-clockSkew), NotAfter: now.Add(f.validFor)}
+	var err error
+	if b.Prefixes, err = parseNetworks("--prefix", "10.7.0.0/16", f.prefixes); err != nil {
+		return cert.Body{}, err
+	}
+	if b.Overlays, err = parseNetworks("--overlay", "100.96.8.0/24", f.overlays); err != nil {
+		return cert.Body{}, err
 	}
 	return b, nil
+}
+
+// parseNetworks reads the networks given to flag.
+func parseNetworks(flag, example string, ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p != p.Masked() {
+			return nil, usageError{fmt.Errorf("ca authority: %s %q: want a network like %s", flag, s, example)}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
@@ -119,8 +144,9 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, key id %s, valid until %s\n",
-		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, cert.KeyID(pub), c.Body.NotAfter.Format(time.RFC3339))
+	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, gateways %s on sites %s in %v, key id %s, valid until %s\n",
+		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, prefixed(c.Body.NamePrefixes), prefixed(c.Body.SitePrefixes),
+		c.Body.Overlays, cert.KeyID(pub), c.Body.NotAfter.Format(time.RFC3339))
 	fmt.Fprintf(w, "%s\tgive the directory to the project: `vpcmesh ca sign --authority %s -c GATEWAY.toml`\n", f.dir, f.dir)
 	return nil
 }

@@ -15,8 +15,9 @@ func TestCAAuthority(t *testing.T) {
 	caDir, authDir, gwDir := filepath.Join(dir, "ca"), filepath.Join(dir, "alpha-ca"), filepath.Join(dir, "gw")
 	mustRun(t, bin, "ca", "init", "--dir", caDir)
 	out := mustRun(t, bin, "ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
-		"--name", "alpha-ca", "--project", "alpha", "--prefix", "10.7.0.0/16", "--dir", authDir)
-	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16]`) {
+		"--name", "alpha-ca", "--project", "alpha", "--prefix", "10.7.0.0/16",
+		"--name-prefix", "vpc-", "--site-prefix", "vpc-", "--overlay", "100.96.0.0/28", "--dir", authDir)
+	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16], gateways vpc-* on sites vpc-* in [100.96.0.0/28]`) {
 		t.Errorf("ca authority output:\n%s", out)
 	}
 	for name, mode := range map[string]os.FileMode{"authority.key": 0o600, "authority.pub": 0o644, "authority.crt": 0o644} {
@@ -56,6 +57,11 @@ func TestCAAuthority(t *testing.T) {
 	}{
 		{"another project", `project = "alpha"`, `project = "beta"`, `project "beta" is not one of [alpha]`},
 		{"outside its prefixes", `10.7.0.0/24`, `10.8.0.0/24`, `outside the prefixes [10.7.0.0/16]`},
+		// Another gateway's identity: its name, overlay address, HA site.
+		{"another name", `name = "vpc-c-gw"`, `name = "gw-1"`, `name "gw-1" does not start with any of ["vpc-"]`},
+		{"another overlay address", `overlay_address = "100.96.0.7"`, `overlay_address = "100.96.0.77"`, `overlay address 100.96.0.77 is outside [100.96.0.0/28]`},
+		{"another site", `name = "vpc-c"`, `name = "hq"`, `site "hq" does not start with any of ["vpc-"]`},
+		{"the relay role", `overlay_address = "100.96.0.7"`, "overlay_address = \"100.96.0.7\"\nrelay = true", "the relay role is not granted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := write(strings.ReplaceAll(c.name, " ", "-")+".toml", func(s string) string { return strings.ReplaceAll(s, c.from, c.to) })
@@ -68,6 +74,11 @@ func TestCAAuthority(t *testing.T) {
 				t.Error("a refused certificate was written")
 			}
 		})
+	}
+	// An authority needs its share of identities.
+	if _, errOut, code := run(t, bin, "ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
+		"--name", "beta-ca", "--project", "beta", "--prefix", "10.9.0.0/16", "--dir", filepath.Join(dir, "beta-ca")); code != exitUsage || !strings.Contains(errOut, "--name-prefix") {
+		t.Errorf("an authority without names, sites and overlays: exit %d, want %d\n%s", code, exitUsage, errOut)
 	}
 	if _, errOut, code := run(t, bin, "ca", "sign", "--authority", authDir, "--root-key", filepath.Join(caDir, "root.key"), "-c", config); code != exitUsage {
 		t.Errorf("both --authority and --root-key: exit %d, want %d\n%s", code, exitUsage, errOut)

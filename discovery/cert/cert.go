@@ -59,6 +59,10 @@ type Site struct {
 	CIDRs    []netip.Prefix `json:"cidrs"`
 	Priority int            `json:"priority"`
 	Exports  []Export       `json:"exports,omitempty"`
+	// Members are the projects whose members the site may announce,
+	// beside those it exports to: a record claiming a member in any other
+	// project is refused.
+	Members []string `json:"members,omitempty"`
 }
 
 // Body is what a certificate binds.
@@ -71,11 +75,19 @@ type Body struct {
 	SigningKey   ed25519.PublicKey `json:"signing_key"`      // signs the node's records (gateway) or certificates (authority)
 	Overlay      netip.Addr        `json:"overlay,omitzero"` // gateway's overlay address
 	Sites        []Site            `json:"sites,omitempty"`
+	Relay        bool              `json:"relay,omitempty"`    // gateway: may relay; authority: may sign relays
 	Projects     []string          `json:"projects,omitempty"` // authority: the projects it may sign for
 	Prefixes     []netip.Prefix    `json:"prefixes,omitempty"` // authority: real and wire prefixes it may let gateways use
-	NotBefore    time.Time         `json:"not_before"`
-	NotAfter     time.Time         `json:"not_after"`
-	Issuer       string            `json:"issuer"` // KeyID of the key that signed it
+	// An authority's share of the identities: the gateway names and site
+	// names it may sign start with one of its prefixes, the overlay
+	// addresses lie in its ranges. An authority without them signs no
+	// gateway.
+	NamePrefixes []string       `json:"name_prefixes,omitempty"`
+	SitePrefixes []string       `json:"site_prefixes,omitempty"`
+	Overlays     []netip.Prefix `json:"overlays,omitempty"`
+	NotBefore    time.Time      `json:"not_before"`
+	NotAfter     time.Time      `json:"not_after"`
+	Issuer       string         `json:"issuer"` // KeyID of the key that signed it
 }
 
 // Cert is a signed Body. Raw is the exact signed encoding of Body (JSON),

@@ -50,18 +50,22 @@ func gateway(signing ed25519.PrivateKey) Body {
 }
 
 // authority is project alpha's authority: VPCs in 10.0.0.0/16, wire
-// prefixes in 100.100.0.0/20.
+// prefixes in 100.100.0.0/20, gateways and sites named vpc-*, overlay
+// addresses in 100.96.0.0/28.
 func authority(signing ed25519.PrivateKey) Body {
 	return Body{
-		Version:    1,
-		Kind:       KindAuthority,
-		Mesh:       "acme",
-		Name:       "alpha-ca",
-		SigningKey: pub(signing),
-		Projects:   []string{"alpha"},
-		Prefixes:   []netip.Prefix{pfx("10.0.0.0/16"), pfx("100.100.0.0/20")},
-		NotBefore:  now.Add(-time.Hour),
-		NotAfter:   now.Add(2 * 365 * 24 * time.Hour),
+		Version:      1,
+		Kind:         KindAuthority,
+		Mesh:         "acme",
+		Name:         "alpha-ca",
+		SigningKey:   pub(signing),
+		Projects:     []string{"alpha"},
+		Prefixes:     []netip.Prefix{pfx("10.0.0.0/16"), pfx("100.100.0.0/20")},
+		NamePrefixes: []string{"vpc-"},
+		SitePrefixes: []string{"vpc-"},
+		Overlays:     []netip.Prefix{pfx("100.96.0.0/28")},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(2 * 365 * 24 * time.Hour),
 	}
 }
 
@@ -196,6 +200,35 @@ func TestVerifyRefuses(t *testing.T) {
 			otherGW.Name = "vpc-b-gw"
 			return []*Cert{mustSign(t, gateway(gwKey), authKey), mustSign(t, otherGW, root)}
 		}, ErrConstraint, []string{`gateway "vpc-a-gw" (chain[0])`, `gateway "vpc-b-gw" (chain[1]), which may not sign`}},
+		// An authority's gateways cannot take another's identity: its name,
+		// overlay address or HA site, or the relay role, or members in a
+		// project it was not given.
+		{"name outside the authority's", func() []*Cert {
+			return underAuth(func(b *Body) { b.Name = "gw-1" })
+		}, ErrConstraint, []string{`name "gw-1" does not start with any of ["vpc-"]`}},
+		{"overlay outside the authority's", func() []*Cert {
+			return underAuth(func(b *Body) { b.Overlay = netip.MustParseAddr("100.96.0.200") })
+		}, ErrConstraint, []string{"overlay address 100.96.0.200 is outside [100.96.0.0/28]"}},
+		{"site outside the authority's", func() []*Cert {
+			return underAuth(func(b *Body) { b.Sites[0].Name = "hq" })
+		}, ErrConstraint, []string{`site "hq" does not start with any of ["vpc-"]`}},
+		{"members of another project", func() []*Cert {
+			return underAuth(func(b *Body) { b.Sites[0].Members = []string{"beta"} })
+		}, ErrConstraint, []string{`project "beta" is not one of [alpha]`}},
+		{"relay not granted", func() []*Cert {
+			return underAuth(func(b *Body) { b.Relay = true })
+		}, ErrConstraint, []string{"the relay role is not granted"}},
+		{"authority without an identity grant", func() []*Cert {
+			b := authority(authKey)
+			b.NamePrefixes, b.SitePrefixes, b.Overlays = nil, nil, nil
+			return []*Cert{mustSign(t, gateway(gwKey), authKey), mustSign(t, b, root)}
+		}, ErrConstraint, []string{`name "vpc-a-gw" does not start with any of []`}},
+		{"sub-authority with a wider name prefix", func() []*Cert {
+			subKey := newKey(t)
+			sub := authority(subKey)
+			sub.Name, sub.NamePrefixes = "sub", []string{"v"}
+			return []*Cert{mustSign(t, gateway(gwKey), subKey), mustSign(t, sub, authKey), auth}
+		}, ErrConstraint, []string{`authority "sub" (chain[1])`, `name prefix "v" does not start with any of ["vpc-"]`}},
 		{"authority of another mesh name", func() []*Cert {
 			return underAuth(func(b *Body) { b.Mesh = "globex" })
 		}, ErrConstraint, []string{`gateway "vpc-a-gw"`, `mesh "globex"`, `"acme"`}},

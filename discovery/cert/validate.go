@@ -95,8 +95,13 @@ func (b Body) validateGateway(add adder) {
 			}
 		}
 	}
-	if len(b.Projects) > 0 || len(b.Prefixes) > 0 {
-		add("projects", "a gateway certificate carries no authority (projects, prefixes)")
+	for i, s := range b.Sites {
+		for j, p := range s.Members {
+			label(add, fmt.Sprintf("sites[%d].members[%d]", i, j), p)
+		}
+	}
+	if len(b.Projects) > 0 || len(b.Prefixes) > 0 || len(b.NamePrefixes) > 0 || len(b.SitePrefixes) > 0 || len(b.Overlays) > 0 {
+		add("projects", "a gateway certificate carries no authority (projects, prefixes, names, sites, overlays)")
 	}
 }
 
@@ -119,6 +124,19 @@ func (b Body) validateAuthority(add adder) {
 	}
 	for i, p := range b.Prefixes {
 		prefix4(add, fmt.Sprintf("prefixes[%d]", i), p)
+	}
+	for i, p := range b.Overlays {
+		prefix4(add, fmt.Sprintf("overlays[%d]", i), p)
+	}
+	for _, f := range []struct {
+		field    string
+		prefixes []string
+	}{{"name_prefixes", b.NamePrefixes}, {"site_prefixes", b.SitePrefixes}} {
+		for i, p := range f.prefixes {
+			if p == "" || !isLabel(p+"x") {
+				add(fmt.Sprintf("%s[%d]", f.field, i), "%q is not the start of a name (a-z, 0-9, '-')", p)
+			}
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -108,7 +109,10 @@ func (r Root) verifyOne(chain []*Cert, i int, now time.Time) error {
 	return nil
 }
 
-// within checks that b asks for no more than authority a may give.
+// within checks that b asks for no more than authority a may give: its
+// projects and prefixes, and for identities (names, overlay addresses,
+// sites, the relay role) its share of each, so that no certificate it
+// signs can take another's name, address or HA site.
 func within(a, b Body) error {
 	project := func(p string) error {
 		if !slices.Contains(a.Projects, p) {
@@ -122,6 +126,12 @@ func within(a, b Body) error {
 		}
 		return nil
 	}
+	named := func(what, name string, prefixes []string) error {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			return fmt.Errorf("%s %q does not start with any of %q", what, name, prefixes)
+		}
+		return nil
+	}
 	var errs []error
 	for _, p := range b.Projects {
 		errs = append(errs, project(p))
@@ -129,12 +139,36 @@ func within(a, b Body) error {
 	for _, p := range b.Prefixes {
 		errs = append(errs, prefix("prefix", p))
 	}
+	for _, p := range b.NamePrefixes {
+		errs = append(errs, named("name prefix", p, a.NamePrefixes))
+	}
+	for _, p := range b.SitePrefixes {
+		errs = append(errs, named("site prefix", p, a.SitePrefixes))
+	}
+	for _, p := range b.Overlays {
+		if !insideAny(p, a.Overlays) {
+			errs = append(errs, fmt.Errorf("overlay range %s is outside %v", p, a.Overlays))
+		}
+	}
+	if b.Relay && !a.Relay {
+		errs = append(errs, errors.New("the relay role is not granted"))
+	}
+	if b.Kind == KindGateway {
+		errs = append(errs, named("name", b.Name, a.NamePrefixes))
+		if !slices.ContainsFunc(a.Overlays, func(p netip.Prefix) bool { return p.Contains(b.Overlay) }) {
+			errs = append(errs, fmt.Errorf("overlay address %s is outside %v", b.Overlay, a.Overlays))
+		}
+	}
 	for _, s := range b.Sites {
+		errs = append(errs, named("site", s.Name, a.SitePrefixes))
 		for _, p := range s.CIDRs {
 			errs = append(errs, prefix("site "+s.Name+" cidr", p))
 		}
 		for _, e := range s.Exports {
 			errs = append(errs, project(e.Project), prefix("export cidr", e.CIDR), prefix("export wire", e.Wire))
+		}
+		for _, p := range s.Members {
+			errs = append(errs, project(p))
 		}
 	}
 	// The first violation is enough to refuse, and keeps the message one line.

@@ -19,17 +19,30 @@ type Trust struct {
 	authority string // set: gateways are signed by this project authority's directory, not the root
 }
 
+// Grant is what the root gives a project authority: projects and
+// prefixes, and its share of gateway names, site names and overlay
+// addresses (name and site prefixes, overlay ranges).
+type Grant struct {
+	Projects, Prefixes, Names, Sites, Overlays []string
+	Relay                                      bool
+}
+
 // Authority makes a project authority under the root (`vpcmesh ca
 // authority`) and returns a Trust that signs gateways with it, as the
 // project's holder does without the root key.
-func (t *Trust) Authority(l *lab.Lab, mesh, name string, projects, prefixes []string) (*Trust, error) {
+func (t *Trust) Authority(l *lab.Lab, mesh, name string, g Grant) (*Trust, error) {
 	dir := filepath.Join(l.Dir, "authority-"+name)
 	args := []string{"ca", "authority", "--root-key", t.Key, "--mesh", mesh, "--name", name, "--dir", dir}
-	for _, p := range projects {
-		args = append(args, "--project", p)
+	for _, f := range []struct {
+		flag   string
+		values []string
+	}{{"--project", g.Projects}, {"--prefix", g.Prefixes}, {"--name-prefix", g.Names}, {"--site-prefix", g.Sites}, {"--overlay", g.Overlays}} {
+		for _, v := range f.values {
+			args = append(args, f.flag, v)
+		}
 	}
-	for _, p := range prefixes {
-		args = append(args, "--prefix", p)
+	if g.Relay {
+		args = append(args, "--relay")
 	}
 	if err := vpcmesh(t.bin, args...); err != nil {
 		return nil, err
@@ -95,10 +108,22 @@ func (t *Trust) Revoke(l *lab.Lab, mesh string, gws ...*Gateway) (string, error)
 		out = filepath.Join(t.authority, "revocations.pem")
 		args = []string{"ca", "revoke", "--authority", t.authority, "--mesh", mesh, "-o", out}
 	}
+	var files []string
 	for _, g := range gws {
-		args = append(args, filepath.Join(g.Dir, "gateway.crt"))
+		files = append(files, filepath.Join(g.Dir, "gateway.crt"))
 	}
-	return out, vpcmesh(t.bin, args...)
+	return out, vpcmesh(t.bin, append(args, files...)...)
+}
+
+// RevokeFiles is Revoke of the certificate chains in files.
+func (t *Trust) RevokeFiles(l *lab.Lab, mesh string, files ...string) (string, error) {
+	out := filepath.Join(l.Dir, "revocations.pem")
+	args := []string{"ca", "revoke", "--root-key", t.Key, "--mesh", mesh, "-o", out}
+	if t.authority != "" {
+		out = filepath.Join(t.authority, "revocations.pem")
+		args = []string{"ca", "revoke", "--authority", t.authority, "--mesh", mesh, "-o", out}
+	}
+	return out, vpcmesh(t.bin, append(args, files...)...)
 }
 
 // AuthorityDir is the directory of the project authority this Trust signs
