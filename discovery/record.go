@@ -123,6 +123,7 @@ const (
 	RefusedNotAGateway = "not_gateway" // leaf is not a gateway certificate
 	RefusedWrongMesh   = "wrong_mesh"  // certificate for another mesh under the same root
 	RefusedRevoked     = "revoked"     // a certificate of the chain is on the mesh's revocation list
+	RefusedStale       = "stale"       // an admission older than the gateway's own leaving record: a replay
 )
 
 // RefusedError says why a record was refused; Reason is one of the

@@ -95,8 +95,12 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		return
 	}
 	n, err := m.gossip.Verify(a.Record)
-	if err == nil && !a.SignedBy(n.SigningKey) {
+	switch {
+	case err != nil:
+	case !a.SignedBy(n.SigningKey):
 		err = &discovery.RefusedError{Reason: discovery.RefusedRecordSig, Err: fmt.Errorf("%v of %q: signature does not verify", a.Type, n.Name)}
+	case m.gossip.LeftAfter(n):
+		err = &discovery.RefusedError{Reason: discovery.RefusedStale, Err: fmt.Errorf("%v of %q carries version %d, older than the leaving record held", a.Type, n.Name, n.Version)}
 	}
 	if err != nil {
 		m.gossip.Count(err)
