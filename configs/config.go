@@ -2,9 +2,9 @@
 // strict decoding (unknown keys are errors), defaults and validation. Every
 // problem is reported at once, each as FILE:LINE:COL: FIELD: MESSAGE.
 //
-// Reading the config file is the only I/O here: nothing in this package
-// touches keys, interfaces or the network, so `vpcmesh check` can run it
-// anywhere.
+// Reading the config file, and the metrics web config file it names, is
+// the only I/O here: nothing in this package touches keys, interfaces or
+// the network, so `vpcmesh check` can run it anywhere.
 package configs
 
 import (
@@ -39,6 +39,10 @@ type Config struct {
 	Peers   []Peer `toml:"peer"`
 	EC2     EC2    `toml:"ec2"`
 	Path    string `toml:"-"` // file it was loaded from
+	// Warnings are what the file allows but should not: each a
+	// FieldError whose message starts with "warning: ", sorted by
+	// position. They stop nothing.
+	Warnings []*FieldError `toml:"-"`
 }
 
 // Node is this gateway.
@@ -60,9 +64,14 @@ type Node struct {
 	StateDir            string `toml:"state_dir"`
 	ControlSocket       string `toml:"control_socket"`
 	MSSClamp            *bool  `toml:"mss_clamp"` // nil: on
-	// MetricsListen serves Prometheus metrics at http://ADDR/metrics;
-	// empty: none. Keep it on loopback or a management network.
+	// MetricsListen serves Prometheus metrics at ADDR/metrics; empty:
+	// none. Off loopback it needs MetricsWebConfig, or a management
+	// network: Load warns otherwise.
 	MetricsListen string `toml:"metrics_listen"`
+	// MetricsWebConfig is a Prometheus exporter-toolkit web config file
+	// (TLS, basic auth) for the metrics listener; empty: plain HTTP, open
+	// to whoever reaches the address.
+	MetricsWebConfig string `toml:"metrics_web_config"`
 	// Health probes through each tunnel decide HA failover: every
 	// ProbeIntervalMS, a gateway is down after ProbeMisses unanswered, and
 	// one that recovers carries its site again only after HoldDownMS.
@@ -255,6 +264,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, report(name, ix, probs)
 	}
 	cfg.Path = name
+	cfg.Warnings = located(name, ix, warnings(cfg))
 	return cfg, nil
 }
 

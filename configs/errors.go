@@ -43,6 +43,19 @@ func fieldProblem(field, format string, args ...any) problem {
 // report turns problems into one error: FieldErrors sorted by position,
 // joined.
 func report(file string, ix *index, probs []problem) error {
+	errs := located(file, ix, probs)
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	return errors.Join(joined...)
+}
+
+// located places problems in the file, sorted by position; nil for none.
+func located(file string, ix *index, probs []problem) []*FieldError {
+	if len(probs) == 0 {
+		return nil
+	}
 	errs := make([]*FieldError, 0, len(probs))
 	for _, p := range probs {
 		errs = append(errs, fieldError(file, ix, p))
@@ -50,11 +63,7 @@ func report(file string, ix *index, probs []problem) error {
 	slices.SortStableFunc(errs, func(a, b *FieldError) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
-	joined := make([]error, len(errs))
-	for i, e := range errs {
-		joined[i] = e
-	}
-	return errors.Join(joined...)
+	return errs
 }
 
 func fieldError(file string, ix *index, p problem) *FieldError {

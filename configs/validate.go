@@ -64,6 +64,8 @@ func (c *checker) node(n *Node) {
 		c.add("node.relay", "relaying works over IPv4 only: node.public_endpoint %s is IPv6", n.PublicEndpoint)
 	}
 	c.hostPort("node.metrics_listen", n.MetricsListen, false)
+	c.file("node.metrics_web_config", n.MetricsWebConfig, false)
+	c.webConfig("node.metrics_web_config", n.MetricsWebConfig)
 	c.between("node.probe_interval_ms", n.ProbeIntervalMS, 50, 60000)
 	c.between("node.probe_misses", n.ProbeMisses, 1, 100)
 	c.between("node.hold_down_ms", n.HoldDownMS, 0, 3600000)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
 	"github.com/vpcmesh/vpcmesh/routing"
 	"github.com/vpcmesh/vpcmesh/routing/ec2"
 )
@@ -32,8 +34,9 @@ type cloud struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	joins []netip.Addr // tagged instances' addresses, from the last listing
+	mu      sync.Mutex
+	joins   []netip.Addr      // tagged instances' addresses, from the last listing
+	ignored map[string]string // gateway name → the interface of its record not taken over, logged
 }
 
 // detectEC2 finds the instance when the config asks for EC2. In mode "on"
@@ -80,8 +83,8 @@ func (g *Gateway) startCloud(inst *ec2.Instance) error {
 }
 
 // cloudState is what the VPC route tables must say: the prefixes to send
-// here, whether this gateway is its site's active one, and the other
-// gateways' interfaces (routes to them are vpcmesh's, to take over).
+// here, whether this gateway is its site's active one, and its HA
+// partners' interfaces (routes to them are vpcmesh's, to take over).
 type cloudState struct {
 	prefixes []netip.Prefix
 	active   bool
@@ -194,18 +197,60 @@ func vpcPrefixes(cfg *configs.Config, routes []routing.Route) []netip.Prefix {
 	return out
 }
 
-// knownENIs are the EC2 interfaces of every gateway whose record is held,
-// failed ones included: routes pointing at them were made by vpcmesh, and
-// the active member takes them over.
+// knownENIs are the EC2 interfaces of this gateway's HA partners whose
+// record is held, failed ones included: routes pointing at them were made
+// by vpcmesh, and the active member takes them over. The interface is the
+// record's word only, so only a partner's counts (partnerENIs); the others
+// are logged once.
 func (g *Gateway) knownENIs() []string {
 	if g.members == nil {
 		return nil
 	}
-	var out []string
-	for _, n := range g.members.gossip.Known() {
-		if n.ENI != "" {
-			out = append(out, n.ENI)
+	known, ignored := partnerENIs(g.members.id.Leaf().Body.Sites, g.members.gossip.Known())
+	if c := g.cloud.Load(); c != nil {
+		c.logIgnored(ignored)
+	}
+	return known
+}
+
+// partnerENIs splits the interfaces that records name: those of the
+// gateways whose certificate names a site this gateway's certificate (own)
+// names too, its HA partners, are known. Any other gateway could name an
+// interface of the VPC to have the routes to it re-pointed here: those
+// are ignored, by gateway name.
+func partnerENIs(own []cert.Site, nodes []*discovery.Node) (known []string, ignored map[string]string) {
+	for _, n := range nodes {
+		if n.ENI == "" {
+			continue
+		}
+		partner := slices.ContainsFunc(n.Sites, func(s cert.Site) bool {
+			return slices.ContainsFunc(own, func(o cert.Site) bool { return o.Name == s.Name })
+		})
+		switch {
+		case partner:
+			known = append(known, n.ENI)
+		case ignored == nil:
+			ignored = map[string]string{n.Name: n.ENI}
+		default:
+			ignored[n.Name] = n.ENI
 		}
 	}
-	return out
+	return known, ignored
+}
+
+// logIgnored logs each gateway whose interface is ignored, once for each
+// interface it names.
+func (c *cloud) logIgnored(ignored map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, eni := range ignored {
+		if c.ignored[name] == eni {
+			continue
+		}
+		if c.ignored == nil {
+			c.ignored = map[string]string{}
+		}
+		c.ignored[name] = eni
+		c.log.Info("interface in a gateway's record ignored: it shares no HA site with this gateway, so VPC routes to it are not taken over", "gateway", name, "eni", eni)
+	}
 }

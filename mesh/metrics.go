@@ -1,6 +1,9 @@
 package mesh
 
 import (
+	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"time"
@@ -8,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // Metrics are read from Status at scrape time, so they never drift from
@@ -43,6 +47,24 @@ func (g *Gateway) MetricsHandler() http.Handler {
 	live := collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})
 	reg.MustRegister((*collector)(g), collectors.NewGoCollector(live), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// ServeMetrics serves h at /metrics on ln until ln is closed. webConfig
+// is a Prometheus exporter-toolkit web config file (node.metrics_web_config:
+// TLS, basic auth), or "" for plain HTTP. The toolkit reads the file again
+// for each connection and request, so a new certificate or password needs
+// no restart. It logs where it listens and whether TLS is on.
+func ServeMetrics(ln net.Listener, h http.Handler, webConfig string, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", h)
+	// Failed TLS handshakes are anyone's to cause: debug level.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	err := web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 type collector Gateway

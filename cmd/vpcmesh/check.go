@@ -21,10 +21,14 @@ func checkCmd() *cobra.Command {
 			}
 			bad := 0
 			for _, f := range files {
-				if _, err := configs.Load(f); err != nil {
+				cfg, err := configs.Load(f)
+				if err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					bad++
 					continue
+				}
+				for _, w := range cfg.Warnings {
+					fmt.Fprintln(cmd.ErrOrStderr(), w)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", f)
 			}

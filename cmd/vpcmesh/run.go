@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
@@ -49,6 +47,9 @@ func runCmd() *cobra.Command {
 func runGateway(cfg *configs.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	for _, w := range cfg.Warnings {
+		log.Warn(w.Error())
+	}
 	// Bound before anything is set up: a taken port changes nothing.
 	var metrics net.Listener
 	if addr := cfg.Node.MetricsListen; addr != "" {
@@ -63,7 +64,7 @@ func runGateway(cfg *configs.Config, log *slog.Logger) error {
 		return err
 	}
 	if metrics != nil {
-		go serveMetrics(metrics, g.MetricsHandler(), log)
+		go serveMetrics(metrics, g.MetricsHandler(), cfg.Node.MetricsWebConfig, log)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	control := make(chan error, 1)
@@ -115,13 +116,10 @@ func watchReload(ctx context.Context, path string, out chan<- *configs.Config, l
 	}
 }
 
-// serveMetrics serves /metrics until the listener is closed.
-func serveMetrics(ln net.Listener, h http.Handler, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+// serveMetrics serves /metrics until the listener is closed, with the TLS
+// and basic auth of webConfig when set.
+func serveMetrics(ln net.Listener, h http.Handler, webConfig string, log *slog.Logger) {
+	if err := mesh.ServeMetrics(ln, h, webConfig, log.With("subsystem", "metrics")); err != nil {
 		log.Error("metrics server", "err", err)
 	}
 }
