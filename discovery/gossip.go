@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/vpcmesh/vpcmesh/configs"
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 )
 
@@ -32,6 +35,10 @@ type GossipConfig struct {
 	Root     cert.Root
 	Overlay  netip.Addr // memberlist binds here: gossip rides the tunnels
 	Port     int        // 0: GossipPort
+	// Interface is the tunnel device: memberlist's sockets are bound to
+	// it as well as to Overlay, so they take only what came out of the
+	// tunnel (see tunnelTransport). "": bound to Overlay alone.
+	Interface string
 	// Transport replaces the network, for in-process tests. With the real
 	// network a member must gossip from the overlay address its
 	// certificate names, which WireGuard's allowed IPs vouch for.
@@ -44,6 +51,11 @@ type GossipConfig struct {
 	OnRevocations func(*cert.Revocations)
 	Log           *slog.Logger
 	Now           func() time.Time // nil: time.Now
+	// VersionFile keeps the last record version published across
+	// restarts (node.state_dir/record-version): a gateway back with its
+	// clock set back still publishes records newer than the one it left
+	// with. "": versions come from the clock alone.
+	VersionFile string
 }
 
 // Gossip is a gateway's view of the mesh: memberlist for liveness, signed
@@ -57,6 +69,9 @@ type Gossip struct {
 
 	stop chan struct{}
 	once sync.Once
+
+	publishMu sync.Mutex // one Publish at a time: versions are made and saved in order
+	published uint64     // the last version published, here or by the last run
 
 	mu      sync.Mutex
 	records map[string]*Node // newest verified record per node, own included
@@ -97,10 +112,17 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{},
 		missingSince: map[string]time.Time{}, repairs: map[string]repairState{}, badNames: map[string]bool{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
+	g.published = readVersion(cfg.VersionFile, cfg.Log)
 	if err := g.Publish(rec); err != nil {
 		return nil, err
 	}
-	ml, err := memberlist.Create(g.memberlistConfig())
+	mc, err := g.memberlistConfig()
+	var ml *memberlist.Memberlist
+	if err == nil {
+		if ml, err = memberlist.Create(mc); err != nil && mc.Transport != g.cfg.Transport {
+			mc.Transport.Shutdown()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gossip on %s: %w", net.JoinHostPort(cfg.Overlay.String(), strconv.Itoa(cfg.Port)), err)
 	}
@@ -246,8 +268,9 @@ func recordMessage(n *Node) []byte { return append([]byte{msgRecord}, n.Encoded.
 
 // memberlistConfig tunes memberlist for a mesh of gateways over tunnels:
 // probes every second, a dead node declared after a few seconds of
-// suspicion rather than the LAN default's longer multiples.
-func (g *Gossip) memberlistConfig() *memberlist.Config {
+// suspicion rather than the LAN default's longer multiples. Given the
+// tunnel device, its sockets are bound to it.
+func (g *Gossip) memberlistConfig() (*memberlist.Config, error) {
 	c := memberlist.DefaultLANConfig()
 	c.Name = g.name
 	c.BindAddr = g.cfg.Overlay.String()
@@ -273,10 +296,17 @@ func (g *Gossip) memberlistConfig() *memberlist.Config {
 	c.Delegate = (*delegate)(g)
 	c.Events = (*events)(g)
 	c.Logger = log.New(slogWriter{g.cfg.Log}, "", 0)
-	if g.cfg.Transport != nil {
+	switch {
+	case g.cfg.Transport != nil:
 		c.Transport = g.cfg.Transport
+	case g.cfg.Interface != "":
+		t, err := newTunnelTransport(g.cfg.Interface, netip.AddrPortFrom(g.cfg.Overlay, uint16(g.cfg.Port)), c.Logger)
+		if err != nil {
+			return nil, err
+		}
+		c.Transport = t
 	}
-	return c
+	return c, nil
 }
 
 // Join contacts gateways by overlay address (reached through their
@@ -301,13 +331,16 @@ func (g *Gossip) Addr() string {
 // Publish signs and spreads a new version of this gateway's record; its
 // Name and Version are filled in.
 func (g *Gossip) Publish(rec Record) error {
-	g.mu.Lock()
-	version := uint64(g.cfg.Now().UnixNano())
-	if old := g.records[g.name]; old != nil {
-		version = max(version, old.Version+1)
+	g.publishMu.Lock()
+	defer g.publishMu.Unlock()
+	// The clock orders this gateway's records across restarts, and the
+	// saved version keeps that order when the clock went back: it is saved
+	// before any record of that version can reach another gateway.
+	g.published = max(uint64(g.cfg.Now().UnixNano()), g.published+1)
+	if err := saveVersion(g.cfg.VersionFile, g.published); err != nil {
+		g.cfg.Log.Warn("record version not saved: a restart with the clock set back could publish records older than this one", "err", err)
 	}
-	g.mu.Unlock()
-	rec.Name, rec.Version = g.name, version
+	rec.Name, rec.Version = g.name, g.published
 	data, err := g.cfg.Identity.Sign(rec)
 	if err != nil {
 		return err
@@ -321,6 +354,34 @@ func (g *Gossip) Publish(rec Record) error {
 	g.mu.Unlock()
 	g.queue.QueueBroadcast(newRecordBroadcast(n))
 	return nil
+}
+
+// readVersion is the version saved in path, or 0 when there is none. A
+// file that holds no version is set aside: the clock gives the version.
+func readVersion(path string, log *slog.Logger) uint64 {
+	if path == "" {
+		return 0
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("record version not read: the clock gives it", "err", err)
+		}
+		return 0
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		configs.SetAsideStateFile(log, path, fmt.Errorf("not a record version: %w", err))
+		return 0
+	}
+	return v
+}
+
+func saveVersion(path string, v uint64) error {
+	if path == "" {
+		return nil
+	}
+	return configs.WriteStateFile(path, []byte(strconv.FormatUint(v, 10)+"\n"))
 }
 
 // Self is this gateway's own current record.

@@ -24,7 +24,8 @@ import (
 type Record struct {
 	Name string `json:"name"`
 	// Version orders a node's records: a receiver keeps the highest. It is
-	// the node's start time in nanoseconds, plus one per change since.
+	// the time of publication in nanoseconds, and above the node's last
+	// version, kept across restarts (GossipConfig.VersionFile).
 	Version   uint64           `json:"version"`
 	Endpoints []netip.AddrPort `json:"endpoints,omitempty"` // candidates, best first
 	// Local are the node's own interface addresses: the direct path to a

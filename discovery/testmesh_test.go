@@ -74,20 +74,35 @@ func startGossips(t *testing.T, m *testMesh, n int) ([]*Identity, []*Gossip) {
 	var nodes []*Gossip
 	for i := range n {
 		id := m.issue(t, i+1, time.Now().Add(time.Hour))
-		g, err := StartGossip(GossipConfig{Identity: id, Root: m.root, Transport: newUDPLike(network, fmt.Sprintf("gw-%d", i+1)),
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, Record{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { g.Shutdown() })
-		if i > 0 {
-			if _, err := g.JoinAddrs(nodes[0].Addr()); err != nil {
-				t.Fatal(err)
-			}
-		}
+		g := m.startGossipOn(t, network, GossipConfig{Identity: id}, nodes[:min(i, 1)]...)
 		ids, nodes = append(ids, id), append(nodes, g)
 	}
 	return ids, nodes
+}
+
+// startGossipOn starts one gateway of m on network, joined through join
+// when given. cfg needs the Identity; the root and, unless set, the
+// transport and a quiet log are filled in.
+func (m *testMesh) startGossipOn(t *testing.T, network *memberlist.MockNetwork, cfg GossipConfig, join ...*Gossip) *Gossip {
+	t.Helper()
+	cfg.Root = m.root
+	if cfg.Transport == nil {
+		cfg.Transport = newUDPLike(network, cfg.Identity.Leaf().Body.Name)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	g, err := StartGossip(cfg, Record{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown() })
+	for _, j := range join {
+		if _, err := g.JoinAddrs(j.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
 }
 
 // waitAll waits up to 20 s until cond holds on every gateway of gs, and
@@ -137,7 +152,16 @@ type udpLike struct {
 }
 
 func newUDPLike(network *memberlist.MockNetwork, name string) *udpLike {
-	t := &udpLike{MockTransport: network.NewTransport(name), packets: make(chan *memberlist.Packet, 256), done: make(chan struct{})}
+	return pump(network.NewTransport(name))
+}
+
+// reopen is the transport of a gateway restarted at t's address. Made as
+// soon as the gateway stops, it takes what is sent there meanwhile, as the
+// kernel would, so that no sender waits.
+func (t *udpLike) reopen() *udpLike { return pump(t.MockTransport) }
+
+func pump(mt *memberlist.MockTransport) *udpLike {
+	t := &udpLike{MockTransport: mt, packets: make(chan *memberlist.Packet, 256), done: make(chan struct{})}
 	go func() {
 		in := t.MockTransport.PacketCh()
 		for {

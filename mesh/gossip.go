@@ -165,28 +165,59 @@ func checkRevocationsFile(cfg *configs.Config, root cert.Root) error {
 	return nil
 }
 
-const revocationsFile = "revocations.pem"
+// State files of gossip mode, in node.state_dir.
+const (
+	revocationsFile   = "revocations.pem"
+	recordVersionFile = "record-version"
+)
 
-// loadRevocations hands gossip the newest revocation list known here: the
-// one gossip brought before the last stop, and the config's.
+// loadRevocations hands gossip the revocation lists known here: those
+// gossip brought before the last stop (state_dir/revocations.pem), then
+// mesh.revocations_file. The saved file is only this gateway's memory: when
+// it is broken, or holds a list that no longer verifies (an expired
+// authority, a bad signature), it is set aside and its lists that verify
+// are kept. Nothing in it stops the config's lists, which are all applied;
+// one of those that does not verify is an error.
 func (g *Gateway) loadRevocations(cfg *configs.Config) error {
-	paths := []string{filepath.Join(cfg.Node.StateDir, revocationsFile)}
-	if cfg.Mesh.RevocationsFile != "" {
-		paths = append(paths, cfg.Mesh.RevocationsFile)
+	saved := filepath.Join(cfg.Node.StateDir, revocationsFile)
+	lists, err := verifiedRevocations(saved, g.members.root, cfg.Mesh.Name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		configs.SetAsideStateFile(g.log, saved, err)
 	}
-	for i, p := range paths {
-		lists, err := cert.ReadRevocationsFiles(p)
-		if i == 0 && errors.Is(err, fs.ErrNotExist) {
+	var errs []error
+	if cfg.Mesh.RevocationsFile != "" {
+		more, err := verifiedRevocations(cfg.Mesh.RevocationsFile, g.members.root, cfg.Mesh.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mesh.revocations_file %s: %w", cfg.Mesh.RevocationsFile, err))
+		}
+		lists = append(lists, more...)
+	}
+	for _, r := range lists {
+		if _, err := g.members.gossip.SetRevocations(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// verifiedRevocations reads a file of revocation lists and returns those
+// that verify against root for mesh, and why any did not or the file did
+// not read.
+func verifiedRevocations(path string, root cert.Root, mesh string) ([]*cert.Revocations, error) {
+	lists, err := cert.ReadRevocationsFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	var ok []*cert.Revocations
+	var errs []error
+	for i, r := range lists {
+		if err := root.VerifyRevocations(r, mesh); err != nil {
+			errs = append(errs, fmt.Errorf("list %d: %w", i+1, err))
 			continue
 		}
-		for j := 0; err == nil && j < len(lists); j++ {
-			_, err = g.members.gossip.SetRevocations(lists[j])
-		}
-		if err != nil {
-			return fmt.Errorf("revocation list %s: %w", p, err)
-		}
+		ok = append(ok, r)
 	}
-	return nil
+	return ok, errors.Join(errs...)
 }
 
 // keepRevocations saves the lists held when gossip took a newer one, so a
@@ -197,12 +228,11 @@ func (g *Gateway) keepRevocations(r *cert.Revocations) {
 		by = "authority " + a.Body.Name
 	}
 	g.log.Info("revocation list taken", "by", by, "serial", r.Body.Serial, "revoked", len(r.Body.Revoked))
-	dir := g.config().Node.StateDir
-	err := os.MkdirAll(dir, 0o700)
-	if err == nil && g.members != nil {
-		err = cert.WriteRevocationsFiles(filepath.Join(dir, revocationsFile), g.members.gossip.Revocations())
+	if g.members == nil {
+		return
 	}
-	if err != nil {
+	path := filepath.Join(g.config().Node.StateDir, revocationsFile)
+	if err := configs.WriteStateFile(path, cert.EncodeRevocationsPEM(g.members.gossip.Revocations())); err != nil {
 		g.log.Warn("revocation list not saved", "err", err)
 	}
 }
@@ -220,9 +250,11 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 		Identity:      id,
 		Root:          root,
 		Overlay:       g.cfg.Node.OverlayAddress,
+		Interface:     g.dev.Name(),
 		OnChange:      m.signal,
 		OnRevocations: g.keepRevocations,
 		Log:           g.log.With("subsystem", "gossip"),
+		VersionFile:   filepath.Join(g.cfg.Node.StateDir, recordVersionFile),
 	}, g.record(m, false))
 	if err != nil {
 		g.dev.HandleControl(nil)
@@ -342,12 +374,18 @@ func (g *Gateway) view() View {
 		}
 	}
 	m.mu.Unlock()
-	v.Nodes = nodes
 	for _, n := range m.gossip.Standby() {
-		if !slices.ContainsFunc(nodes, func(o *discovery.Node) bool { return o.Name == n.Name }) {
+		switch {
+		case slices.ContainsFunc(nodes, func(o *discovery.Node) bool { return o.Name == n.Name }):
+		case g.health != nil && g.health.answering(n.Overlay):
+			// memberlist's verdict, which any member can forge, is not
+			// enough: while its probes are answered it keeps its routes.
+			nodes = append(nodes, n)
+		default:
 			v.Standby = append(v.Standby, n)
 		}
 	}
+	v.Nodes = nodes
 	v.Known = m.gossip.Known()
 	if g.paths != nil {
 		v.Paths = g.paths.endpoints()
@@ -534,7 +572,7 @@ func (g *Gateway) rejoin(ctx context.Context) {
 		}
 		targets = append(targets, ep)
 	}
-	for _, k := range readKnownPeers(cfg) {
+	for _, k := range g.readKnownPeers(cfg) {
 		targets = append(targets, k.Endpoints...)
 	}
 	for _, n := range m.gossip.Nodes() {
@@ -584,13 +622,17 @@ func knownPeersPath(cfg *configs.Config) string {
 	return filepath.Join(cfg.Node.StateDir, knownPeersFile)
 }
 
-func readKnownPeers(cfg *configs.Config) []knownPeer {
-	b, err := os.ReadFile(knownPeersPath(cfg))
+// readKnownPeers is what the state file holds; one that is not a list of
+// known peers is set aside.
+func (g *Gateway) readKnownPeers(cfg *configs.Config) []knownPeer {
+	path := knownPeersPath(cfg)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}
 	var ks []knownPeer
-	if json.Unmarshal(b, &ks) != nil {
+	if err := json.Unmarshal(b, &ks); err != nil {
+		configs.SetAsideStateFile(g.log, path, err)
 		return nil
 	}
 	return ks
@@ -601,7 +643,7 @@ func readKnownPeers(cfg *configs.Config) []knownPeer {
 // trying after a restart.
 func (g *Gateway) saveKnownPeers(nodes []*discovery.Node) error {
 	byName := map[string]knownPeer{}
-	for _, k := range readKnownPeers(g.cfg) {
+	for _, k := range g.readKnownPeers(g.cfg) {
 		byName[k.Name] = k
 	}
 	for _, n := range nodes {
@@ -621,14 +663,7 @@ func (g *Gateway) saveKnownPeers(nodes []*discovery.Node) error {
 	if old, err := os.ReadFile(knownPeersPath(g.cfg)); err == nil && string(old) == string(b) {
 		return nil
 	}
-	if err := os.MkdirAll(g.cfg.Node.StateDir, 0o700); err != nil {
-		return err
-	}
-	tmp := knownPeersPath(g.cfg) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, knownPeersPath(g.cfg))
+	return configs.WriteStateFile(knownPeersPath(g.cfg), b)
 }
 
 // stopGossip leaves the mesh cleanly: others remove this gateway at once

@@ -4,15 +4,22 @@ package mesh
 // probes on its overlay address and probes every other gateway through
 // its tunnel. A gateway is down after a few unanswered probes, whatever
 // memberlist thinks; an HA group's best healthy member carries its site.
+// The probe socket is bound to the tunnel device as well as to the overlay
+// address: Linux takes a packet for a local address on any interface, and
+// only what came out of the tunnel has a sender WireGuard vouches for.
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/vpcmesh/vpcmesh/discovery"
 )
 
 // HealthPort is where gateways answer probes, on their overlay address.
@@ -47,19 +54,48 @@ type peerHealth struct {
 	unanswered   int       // probes sent since the last reply
 	down         bool      // counted as failed for HA
 	healthySince time.Time // replies since then, while down: the hold-down runs
-	everUp       bool
+	everUp       bool      // it has answered a probe
 }
 
 func startHealth(overlay netip.Addr, interval time.Duration, misses int, holdDown time.Duration, changed func(), log *slog.Logger) (*health, error) {
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(overlay, HealthPort)))
+	dev, err := deviceWith(overlay)
 	if err != nil {
 		return nil, err
 	}
+	lc := net.ListenConfig{Control: discovery.BindToDevice(dev)}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", netip.AddrPortFrom(overlay, HealthPort).String())
+	if err != nil {
+		return nil, err
+	}
+	conn := pc.(*net.UDPConn)
 	h := &health{conn: conn, interval: interval, misses: misses, holdDown: holdDown, changed: changed, log: log,
 		done: make(chan struct{}), peers: map[netip.Addr]*peerHealth{}}
 	go h.serve()
 	go h.probeLoop()
 	return h, nil
+}
+
+// deviceWith names the interface that holds addr: the tunnel device, for
+// the overlay address.
+func deviceWith(addr netip.Addr) (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, ifc := range ifs {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if p, ok := a.(*net.IPNet); ok {
+				if b, ok := netip.AddrFromSlice(p.IP); ok && b.Unmap() == addr {
+					return ifc.Name, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("no interface holds %s", addr)
 }
 
 // setTargets makes the probed gateways the given ones (overlay → name).
@@ -78,14 +114,24 @@ func (h *health) setTargets(targets map[netip.Addr]string) {
 	}
 	for a, name := range targets {
 		if p, ok := h.peers[a]; ok {
-			p.name, p.gone, p.unanswered = name, time.Time{}, 0
+			// Back in the view, its count starts again; still in it, the
+			// misses counted stand: the view is computed at every
+			// membership event, and a busy mesh would otherwise keep a
+			// gateway that answers nothing from ever being down.
+			if !p.gone.IsZero() {
+				p.gone, p.unanswered = time.Time{}, 0
+			}
+			p.name = name
 		} else {
 			h.peers[a] = &peerHealth{name: name}
 		}
 	}
 }
 
-// down names the gateways counted as failed.
+// down names the gateways counted as failed: those that missed more than
+// misses probes in a row, whether or not they ever answered one. One that
+// never answers must not carry an HA group's site: it would hold it for
+// good.
 func (h *health) down() map[string]bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -96,6 +142,15 @@ func (h *health) down() map[string]bool {
 		}
 	}
 	return out
+}
+
+// answering says whether the gateway at overlay is probed and answers:
+// it has answered, and not missed enough probes since to be down.
+func (h *health) answering(overlay netip.Addr) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.peers[overlay]
+	return p != nil && p.gone.IsZero() && p.everUp && !p.down
 }
 
 // serve answers probes and takes replies.
@@ -133,11 +188,15 @@ func (h *health) replied(from netip.Addr, seq uint32) {
 	now := time.Now()
 	flipped := false
 	switch {
-	case !p.everUp:
-		p.everUp = true
+	case !p.everUp && p.down:
+		// Its first answer: it had not failed, only never been heard
+		// through its tunnel, and there is no hold-down to serve.
+		p.down, flipped = false, true
+		h.log.Info("gateway answers probes at last", "gateway", p.name)
 	case p.down && p.healthySince.IsZero():
 		p.healthySince = now
 	}
+	p.everUp = true
 	if p.down && !p.healthySince.IsZero() && now.Sub(p.healthySince) >= h.holdDown {
 		p.down, p.healthySince, flipped = false, time.Time{}, true
 		h.log.Info("gateway healthy again", "gateway", p.name, "hold_down", h.holdDown)
@@ -148,8 +207,7 @@ func (h *health) replied(from netip.Addr, seq uint32) {
 	}
 }
 
-// probeLoop sends a probe to every target each interval and counts the
-// unanswered ones.
+// probeLoop sends a probe to every target each interval.
 func (h *health) probeLoop() {
 	t := time.NewTicker(h.interval)
 	defer t.Stop()
@@ -159,27 +217,7 @@ func (h *health) probeLoop() {
 			return
 		case <-t.C:
 		}
-		h.mu.Lock()
-		h.seq++
-		msg := []byte{probeAsk, 0, 0, 0, 0}
-		binary.BigEndian.PutUint32(msg[1:], h.seq)
-		flipped := false
-		var targets []netip.Addr
-		for a, p := range h.peers {
-			if !p.gone.IsZero() {
-				continue
-			}
-			targets = append(targets, a)
-			p.unanswered++
-			if p.unanswered > h.misses && p.everUp && !p.down {
-				p.down, p.healthySince, flipped = true, time.Time{}, true
-				h.log.Warn("gateway down: probes through its tunnel unanswered", "gateway", p.name, "missed", h.misses)
-			}
-			if p.down && p.unanswered > 1 {
-				p.healthySince = time.Time{} // the hold-down starts again
-			}
-		}
-		h.mu.Unlock()
+		targets, msg, flipped := h.round()
 		for _, a := range targets {
 			h.conn.WriteToUDPAddrPort(msg, netip.AddrPortFrom(a, HealthPort))
 		}
@@ -187,6 +225,34 @@ func (h *health) probeLoop() {
 			h.changed()
 		}
 	}
+}
+
+// round counts the probes of the last round that went unanswered and
+// returns the targets of the next one, its message, and whether a gateway
+// went down.
+func (h *health) round() (targets []netip.Addr, msg []byte, flipped bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	msg = []byte{probeAsk, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(msg[1:], h.seq)
+	for a, p := range h.peers {
+		if !p.gone.IsZero() {
+			continue
+		}
+		targets = append(targets, a)
+		p.unanswered++
+		// One that never answered is down after as many probes as one
+		// that did: it must not keep an HA group's site.
+		if p.unanswered > h.misses && !p.down {
+			p.down, p.healthySince, flipped = true, time.Time{}, true
+			h.log.Warn("gateway down: probes through its tunnel unanswered", "gateway", p.name, "missed", h.misses, "ever_answered", p.everUp)
+		}
+		if p.down && p.unanswered > 1 {
+			p.healthySince = time.Time{} // the hold-down starts again
+		}
+	}
+	return targets, msg, flipped
 }
 
 func (h *health) stop() {

@@ -241,6 +241,16 @@ func ReadRevocationsFiles(path string) ([]*Revocations, error) {
 	return out, nil
 }
 
+// EncodeRevocationsPEM is the content of a file of several lists, as
+// ReadRevocationsFiles reads it.
+func EncodeRevocationsPEM(lists []*Revocations) []byte {
+	var data []byte
+	for _, r := range lists {
+		data = append(data, pem.EncodeToMemory(&pem.Block{Type: RevocationsPEMType, Bytes: r.Marshal()})...)
+	}
+	return data
+}
+
 // WriteRevocationsFile writes the list as PEM, atomically.
 func WriteRevocationsFile(path string, r *Revocations) error {
 	return WriteRevocationsFiles(path, []*Revocations{r})
@@ -248,10 +258,7 @@ func WriteRevocationsFile(path string, r *Revocations) error {
 
 // WriteRevocationsFiles writes several lists into one PEM file, atomically.
 func WriteRevocationsFiles(path string, lists []*Revocations) error {
-	var data []byte
-	for _, r := range lists {
-		data = append(data, pem.EncodeToMemory(&pem.Block{Type: RevocationsPEMType, Bytes: r.Marshal()})...)
-	}
+	data := EncodeRevocationsPEM(lists)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err

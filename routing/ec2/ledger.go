@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/vpcmesh/vpcmesh/configs"
 )
 
 // LedgerFile is the record of the routes vpcmesh created, in the state
@@ -78,43 +80,8 @@ func (l *ledger) save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(l.path, append(b, '\n')); err != nil {
+	if err := configs.WriteStateFile(l.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("route record: %w", err)
 	}
 	return nil
-}
-
-// writeAtomic replaces path with data so that a crash leaves either the old
-// file or the new one: a synced temporary file renamed over it, and the
-// directory synced so that the rename itself survives.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
