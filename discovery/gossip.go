@@ -594,6 +594,10 @@ func (g *Gossip) accept(data []byte) *Node {
 	if old := g.records[n.Name]; old != nil && old.Version >= n.Version {
 		return nil
 	}
+	if err := g.heldBy(n); err != nil {
+		g.refused[RefusedNameHeld]++
+		return nil
+	}
 	g.records[n.Name] = n
 	return n
 }

@@ -125,6 +125,7 @@ const (
 	RefusedWrongMesh   = "wrong_mesh"  // certificate for another mesh under the same root
 	RefusedRevoked     = "revoked"     // a certificate of the chain is on the mesh's revocation list
 	RefusedStale       = "stale"       // an admission older than the gateway's own leaving record: a replay
+	RefusedNameHeld    = "name_held"   // the name is held by another issuer's certificate, as entitled to it
 )
 
 // RefusedError says why a record was refused; Reason is one of the

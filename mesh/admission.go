@@ -101,6 +101,8 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		err = &discovery.RefusedError{Reason: discovery.RefusedRecordSig, Err: fmt.Errorf("%v of %q: signature does not verify", a.Type, n.Name)}
 	case m.gossip.LeftAfter(n):
 		err = &discovery.RefusedError{Reason: discovery.RefusedStale, Err: fmt.Errorf("%v of %q carries version %d, older than the leaving record held", a.Type, n.Name, n.Version)}
+	default:
+		err = m.gossip.NameHeld(n)
 	}
 	if err != nil {
 		m.gossip.Count(err)
