@@ -20,11 +20,23 @@ import "math/bits"
 // prefix against the projects of the local destination is the check that
 // "the sending gateway is authorized for that project".
 //
-// An ICMP error is judged by the packet it quotes: a router on the way may
-// answer for a packet the ACL let through, though the router itself is a
-// member of nothing. The error must go back to the quoted packet's source
-// (RFC 1812 4.3.2.3); otherwise a host could send anything anywhere in the
-// shape of an ICMP error, quoting a packet the ACL would allow.
+// An ICMP error is judged twice. By the packet it quotes: the error must go
+// back to the quoted packet's source (RFC 1812 4.3.2.3), and that packet
+// must be one the ACL lets through; otherwise a host could send anything
+// anywhere in the shape of an ICMP error. And by its own two ends, as an
+// ordinary packet between them would be: the quote is whatever the sender
+// wrote, so without this a host of project B could send "fragmentation
+// needed" to project A's hosts by quoting one of their packets. Those who
+// legitimately answer pass it too: the quoted host, and a router of the
+// destination's site inside an export or member prefix of the project (one
+// outside them could not be answered through the tunnel either). The
+// exception is a gateway, a member of nothing, which answers from its
+// overlay address (traceroute shows it as the hop before the site). That
+// address cannot be forged from a site: WireGuard accepts it only from the
+// gateway it belongs to, whose kernel drops a packet from its LAN claiming
+// its own address as a martian. A gateway answering for a project it does
+// not carry cannot be told apart here: the Table does not know which
+// gateway holds which prefix.
 
 // allow applies the ACL to a packet between a local address described by le
 // and the remote wire address remote. An unknown remote prefix is DropNoRoute;
@@ -55,6 +67,48 @@ func (t *Table) allowIn(le *localEntry, local, wire, remote uint32) Verdict {
 		return DropACL
 	}
 	return Pass
+}
+
+// allowErrorOut is allow for an ICMP error leaving from a local source about
+// a packet that came from remote to a local destination: le describes the
+// destination and src the error's source, which must both be allowed to use
+// a project of remote, unless gw says the source is a gateway's overlay
+// address. One lookup of remote serves both.
+func (t *Table) allowErrorOut(le, src *localEntry, gw bool, remote uint32) Verdict {
+	if !t.acl {
+		return Pass
+	}
+	re := t.lookupWire(remote)
+	switch {
+	case re == nil:
+		return DropNoRoute
+	case le == nil || !le.projects.intersects(re.projects):
+		return DropACL
+	case src != le && !gw && (src == nil || !src.projects.intersects(re.projects)):
+		return DropACL
+	}
+	return Pass
+}
+
+// allowErrorIn is allowIn for an ICMP error from the mesh, from src, about a
+// packet that local, named wire, sent to remote: src must be allowed to
+// reach local too, unless it is a gateway's overlay address. The remote host
+// and a router in its prefix have remote's entry, just checked: they take no
+// second lookup.
+func (t *Table) allowErrorIn(le *localEntry, local, wire, remote, src uint32) Verdict {
+	if !t.acl {
+		return Pass
+	}
+	re := t.lookupWire(remote)
+	switch {
+	case re == nil:
+		return DropNoRoute
+	case le == nil || !le.projects.intersects(re.projects) || le.wireOf(local) != wire:
+		return DropACL
+	case re.prefix.contains(src) || t.overlay.contains(src):
+		return Pass
+	}
+	return t.allow(le, src)
 }
 
 // projectSet is a set of project indexes. All sets of one Table have the

@@ -38,6 +38,12 @@ func benchPackets(flags byte, opts []byte) (out, in []byte) {
 }
 
 func benchTable(b *testing.B, f func(*Table, []byte) Verdict, pkt []byte) {
+	benchTableUndo(b, f, pkt, 60) // undo the rewrite: headers only
+}
+
+// benchTableUndo runs pkt through f again and again, restoring its first
+// undo bytes (all that f rewrites) before each run.
+func benchTableUndo(b *testing.B, f func(*Table, []byte) Verdict, pkt []byte, undo int) {
 	tab := mustCompile(b, benchConfig())
 	work := append([]byte(nil), pkt...)
 	if v := f(tab, work); v != Pass {
@@ -45,7 +51,7 @@ func benchTable(b *testing.B, f func(*Table, []byte) Verdict, pkt []byte) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		copy(work[:60], pkt[:60]) // undo the rewrite: headers only
+		copy(work[:undo], pkt[:undo])
 		f(tab, work)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
@@ -69,6 +75,43 @@ func BenchmarkInbound(b *testing.B) {
 func BenchmarkInboundSYNACK(b *testing.B) {
 	_, in := benchPackets(synAckFlags, mssOpt(1460))
 	benchTable(b, (*Table).Inbound, in)
+}
+
+// benchICMPError returns a "fragmentation needed" quoting 576 bytes of a
+// TCP segment, as Linux quotes them, from outer source from. Outbound,
+// local host 10.0.3.20 (wire 100.65.44.20, p0) got the segment from remote
+// host 100.65.94.30 (p0); inbound, the local host sent it to that remote
+// one.
+func benchICMPError(out bool, from string) []byte {
+	tcp := tcpSeg(40000, 443, ackFlags, nil, make([]byte, 1360))
+	if out {
+		q := build(hdr{src: "100.65.94.30", dst: "10.0.3.20", proto: protoTCP}, tcp)
+		return build(hdr{src: from, dst: "100.65.94.30", proto: protoICMP}, icmpMsg(3, 4, 1280, q[:548]))
+	}
+	q := build(hdr{src: "100.65.44.20", dst: "100.65.94.30", proto: protoTCP}, tcp)
+	return build(hdr{src: from, dst: "100.65.44.20", proto: protoICMP}, icmpMsg(3, 4, 1280, q[:548]))
+}
+
+// The ICMP errors' rewrite reaches the quoted TCP checksum, at byte 66.
+const icmpUndo = 20 + 8 + 20 + 18
+
+// BenchmarkOutboundICMPError: the error from the quoted packet's
+// destination itself, from a router in its site, and from the gateway.
+func BenchmarkOutboundICMPError(b *testing.B) {
+	for _, c := range []struct{ name, from string }{{"host", "10.0.3.20"}, {"router", "10.0.3.1"}, {"gateway", "100.100.0.1"}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchTableUndo(b, (*Table).Outbound, benchICMPError(true, c.from), icmpUndo)
+		})
+	}
+}
+
+// BenchmarkInboundICMPError: likewise, from the remote side.
+func BenchmarkInboundICMPError(b *testing.B) {
+	for _, c := range []struct{ name, from string }{{"host", "100.65.94.30"}, {"router", "100.65.94.1"}, {"gateway", "100.100.0.2"}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchTableUndo(b, (*Table).Inbound, benchICMPError(false, c.from), icmpUndo)
+		})
+	}
 }
 
 // BenchmarkNoTranslation is the floor: an empty table, nothing to look up.

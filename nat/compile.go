@@ -72,7 +72,7 @@ func (c *compiler) buildWire() {
 func (c *compiler) wireEntry(p netip.Prefix) *wireEntry {
 	e := c.wire[p]
 	if e == nil {
-		e = &wireEntry{projects: c.newSet(), toReal: identity}
+		e = &wireEntry{prefix: prefix4Of(p), projects: c.newSet(), toReal: identity}
 		c.wire[p] = e
 	}
 	return e

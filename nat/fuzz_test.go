@@ -3,6 +3,7 @@ package nat
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"testing"
 
 	"github.com/vpcmesh/vpcmesh/nat/nattest"
@@ -12,11 +13,14 @@ import (
 // with every checksum valid (verified in full by sumsErr) or dropped; it
 // never grows and nothing panics. A packet whose checksums were wrong on
 // the way in is not repaired (that would hide corruption), so each input
-// is also tried with its checksums filled in first.
+// is also tried with its checksums filled in first. An ICMP error that
+// passes with the ACL on came from a source that may send an ordinary packet
+// to where the error went, or from a gateway's overlay address.
 
 // fuzzTables returns the tables a fuzz input runs through: the VPC and
-// office gateways, and a table with the ACL off and mappings wide enough
-// that random addresses get translated.
+// office gateways, the reference lab's office (transparent members of two
+// projects whose VPCs overlap), and a table with the ACL off and mappings
+// wide enough that random addresses get translated.
 func fuzzTables(f *testing.F) []*Table {
 	wide := Config{
 		Mappings: []Mapping{
@@ -25,7 +29,7 @@ func fuzzTables(f *testing.F) []*Table {
 		},
 		MTU: 576, MSSClamp: true,
 	}
-	return []*Table{mustCompile(f, vpcConfig()), mustCompile(f, officeConfig()), mustCompile(f, wide)}
+	return []*Table{mustCompile(f, vpcConfig()), mustCompile(f, officeConfig()), mustCompile(f, refOfficeConfig()), mustCompile(f, wide)}
 }
 
 func fuzzSeeds(f *testing.F) {
@@ -39,6 +43,20 @@ func fuzzSeeds(f *testing.F) {
 	f.Add(build(hdr{src: "10.0.0.20", dst: "192.168.0.50", proto: protoICMP}, icmpMsg(3, 4, 1280, q)))
 	q = build(hdr{src: "100.64.1.20", dst: "192.168.0.50", proto: protoUDP}, udpDgram(1, 2, payload[:20]))
 	f.Add(build(hdr{src: "192.168.0.1", dst: "100.64.1.20", proto: protoICMP}, icmpMsg(11, 0, 0, q)))
+	// ICMP errors from sources the ACL must judge: a host of another
+	// project, a router of the site, the gateway, a host answering for
+	// traffic between gateways; and pc-b answering for pc-a (refOfficeConfig).
+	q = build(hdr{src: "192.168.0.50", dst: "10.0.0.20", proto: protoUDP}, udpDgram(1, 2, payload[:20]))
+	f.Add(build(hdr{src: "172.16.0.5", dst: "192.168.0.50", proto: protoICMP}, icmpMsg(3, 4, 68, q)))
+	f.Add(build(hdr{src: "10.0.0.1", dst: "192.168.0.50", proto: protoICMP}, icmpMsg(11, 0, 0, q)))
+	f.Add(build(hdr{src: "100.100.0.1", dst: "192.168.0.50", proto: protoICMP}, icmpMsg(3, 1, 0, q)))
+	gq := build(hdr{src: "100.100.0.2", dst: "100.100.0.1", proto: protoUDP}, udpDgram(7946, 7946, payload[:20]))
+	f.Add(build(hdr{src: "10.0.0.20", dst: "100.100.0.2", proto: protoICMP}, icmpMsg(3, 4, 68, gq)))
+	q = build(hdr{src: "10.0.0.20", dst: "192.168.0.50", proto: protoICMP}, icmpMsg(0, 0, 0x12340001, payload[:56]))
+	f.Add(build(hdr{src: "192.168.0.51", dst: "10.0.0.20", proto: protoICMP}, icmpMsg(3, 4, 68, q)))
+	q = build(hdr{src: "100.64.1.20", dst: "192.168.0.50", proto: protoUDP}, udpDgram(1, 2, payload[:20]))
+	f.Add(build(hdr{src: "100.64.2.10", dst: "100.64.1.20", proto: protoICMP}, icmpMsg(3, 4, 68, q)))
+	f.Add(build(hdr{src: "100.100.0.2", dst: "100.64.1.20", proto: protoICMP}, icmpMsg(3, 4, 68, q)))
 	first, second := fragment(build(hdr{src: "10.0.0.20", dst: "192.168.0.50", proto: protoUDP}, udpDgram(1, 2, payload)), 64)
 	f.Add(first)
 	f.Add(second)
@@ -66,7 +84,9 @@ func FuzzOutbound(f *testing.F) {
 				if _, err := w.Read(bufs, sizes, testOffset); err != nil {
 					t.Fatal(err)
 				}
-				checkFuzzOutput(t, in, bufs[0][testOffset:testOffset+sizes[0]])
+				out := bufs[0][testOffset : testOffset+sizes[0]]
+				checkFuzzOutput(t, in, out)
+				checkErrorSource(t, tab, false, in, out)
 			}
 		}
 	})
@@ -89,6 +109,7 @@ func FuzzInbound(f *testing.F) {
 					t.Fatal(err)
 				}
 				checkFuzzOutput(t, in, got)
+				checkErrorSource(t, tab, true, in, got)
 			}
 		}
 	})
@@ -122,6 +143,28 @@ func checkFuzzOutput(t *testing.T, in, out []byte) {
 	}
 	if udpSum(in) != 0 && udpSum(out) == 0 {
 		t.Fatalf("UDP checksum switched off\nin  % x\nout % x", in, out)
+	}
+}
+
+// checkErrorSource checks an ICMP error that went through (out not empty)
+// with the ACL on: an ordinary packet from its source to where it went must
+// pass too, unless the source is a gateway's overlay address. Where it went
+// is, outbound, the destination after translation (the quote decides it);
+// inbound, the wire destination it came with.
+func checkErrorSource(t *testing.T, tab *Table, inbound bool, in, out []byte) {
+	t.Helper()
+	var p ipv4
+	if len(out) == 0 || !tab.acl || !p.parse(in) || !p.icmpError() || tab.overlay.contains(p.src()) {
+		return
+	}
+	src, dst := netip.AddrFrom4([4]byte(in[12:16])), netip.AddrFrom4([4]byte(out[16:20]))
+	dir := (*Table).Outbound
+	if inbound {
+		dst, dir = netip.AddrFrom4([4]byte(in[16:20])), (*Table).Inbound
+	}
+	ordinary := build(hdr{src: src.String(), dst: dst.String(), proto: protoUDP}, udpDgram(1, 2, nil))
+	if v := dir(tab, ordinary); v != Pass {
+		t.Fatalf("an ICMP error from %s to %s passed, an ordinary packet gets %v\nin  % x\nout % x", src, dst, v, in, out)
 	}
 }
 

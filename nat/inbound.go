@@ -9,8 +9,8 @@ package nat
 //	                           │
 //	                           ├─ IPv6 ───────────── ACL default
 //	                           ├─ overlay ⇄ overlay ─ untouched
-//	                           ├─ ICMP error ─────── ACL on the quoted packet,
-//	                           │                     translate quote and outer header
+//	                           ├─ ICMP error ─────── ACL on the quoted packet and on the
+//	                           │                     outer source, translate quote and outer header
 //	                           └─ other ─ dst wire→real ─ ACL ─ (transparent: src wire→real) ─ MSS clamp
 //
 // The verdict is decided before anything is written; a dropped packet is
@@ -51,25 +51,28 @@ func (t *Table) inPlain(p *ipv4) Verdict {
 // through it. The quoted packet went local → remote: its source is the local
 // wire address to translate back to real, its destination the remote one
 // (shown as a real address again to a transparent member). The outer
-// destination must be that same local host; the outer source is the remote
-// host or a router on the way, translated like the quoted destination.
+// destination must be that same local host; the outer source (the remote
+// host, a router of its site or its gateway) is translated like the quoted
+// destination and must be allowed to reach the local host, as an ordinary
+// packet from it would be.
+//
+// An error about traffic between overlay addresses passed as overlay ⇄
+// overlay before this if a gateway sent it; from anybody else its quote
+// finds no route, as an ordinary packet to a gateway would.
 func (t *Table) inICMPError(p *ipv4) Verdict {
 	var q ipv4
 	if !q.parseQuote(p) {
 		return DropInvalid
 	}
-	qsrc, qdst := q.src(), q.dst()
-	switch {
-	case p.dst() != qsrc:
+	src, qsrc, qdst := p.src(), q.src(), q.dst()
+	if p.dst() != qsrc {
 		return DropACL
-	case t.isOverlay(qsrc, qdst):
-		return Pass
 	}
 	local, le := t.localIn(qsrc)
-	if v := t.allowIn(le, local, qsrc, qdst); v != Pass {
+	if v := t.allowErrorIn(le, local, qsrc, qdst, src); v != Pass {
 		return v
 	}
 	setQuoteAddrs(p, &q, local, le.remoteIn(qdst))
-	setAddrs(p, le.remoteIn(p.src()), local)
+	setAddrs(p, le.remoteIn(src), local)
 	return Pass
 }

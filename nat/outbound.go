@@ -8,8 +8,8 @@ package nat
 //	                           │
 //	                           ├─ IPv6 ───────────── ACL default
 //	                           ├─ overlay ⇄ overlay ─ untouched
-//	                           ├─ ICMP error ─────── ACL on the quoted packet,
-//	                           │                     translate quote and outer header
+//	                           ├─ ICMP error ─────── ACL on the quoted packet and on the
+//	                           │                     outer source, translate quote and outer header
 //	                           └─ other ─ ACL ─ src real→wire (transparent: dst real→wire) ─ MSS clamp
 //
 // The verdict is decided before anything is written; a dropped packet is
@@ -52,27 +52,33 @@ func (t *Table) outPlain(p *ipv4) Verdict {
 // packet that came in from the mesh. The quoted packet went remote → local,
 // so its destination is the local address to translate real→wire and its
 // source is the remote one (a real address if the member is transparent).
-// The outer destination must be that same remote host; the outer source is
-// the local host or a local router.
+// The outer destination must be that same remote host, reached through the
+// translation the quoted destination's entry gives; the outer source (the
+// local host, a local router or this gateway) must be allowed to reach it.
+//
+// An error about traffic between overlay addresses only comes from a
+// gateway's overlay address and passed as overlay ⇄ overlay before this: here
+// its quote finds no wire prefix, as an ordinary packet to a gateway would.
 func (t *Table) outICMPError(p *ipv4) Verdict {
 	var q ipv4
 	if !q.parseQuote(p) {
 		return DropInvalid
 	}
-	qsrc, qdst := q.src(), q.dst()
-	switch {
-	case p.dst() != qsrc:
+	src, qsrc, qdst := p.src(), q.src(), q.dst()
+	if p.dst() != qsrc {
 		return DropACL
-	case t.isOverlay(qsrc, qdst):
-		return Pass
 	}
 	le := t.lookupLocal(qdst)
+	from := le // the host answering for itself, the common case: no lookup
+	if src != qdst {
+		from = t.lookupLocal(src)
+	}
 	remote := le.remoteOut(qsrc)
-	if v := t.allow(le, remote); v != Pass {
+	if v := t.allowErrorOut(le, from, t.overlay.contains(src), remote); v != Pass {
 		return v
 	}
 	setQuoteAddrs(p, &q, remote, le.wireOf(qdst))
-	setAddrs(p, t.wireOf(p.src()), remote)
+	setAddrs(p, from.wireOf(src), remote)
 	return Pass
 }
 

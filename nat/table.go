@@ -104,6 +104,10 @@ type wireEntry struct {
 	// local prefix lies inside it: then it answers for every address of the
 	// export, and inbound needs no second lookup.
 	local *localEntry
+
+	// prefix is the wire prefix itself. Wire prefixes do not overlap, so
+	// this is the entry of every address in it.
+	prefix prefix4
 }
 
 // transparent holds one project's transparent routes, both ways.
@@ -144,11 +148,6 @@ func (t *Table) localIn(a uint32) (uint32, *localEntry) {
 		return real, we.local
 	}
 	return real, t.lookupLocal(real)
-}
-
-// wireOf translates a local real address to its wire address.
-func (t *Table) wireOf(a uint32) uint32 {
-	return t.lookupLocal(a).wireOf(a)
 }
 
 // wireOf translates local real address a, which e describes, to wire.
