@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -58,8 +59,17 @@ func TestGossipAuthorityStaysInItsGrant(t *testing.T) {
 		}
 	}
 	if err := rogue.Host.PingWithin(ctx, vpc1.HostIP, 500*time.Millisecond); err == nil {
-		t.Error("beta's host reached vpc1's host (project lab)")
+		t.Error("beta's host reached vpc1's host (project lab) by ping")
 	}
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	_, err = rogue.Host.TCPTransfer(tctx, vpc1.Host, vpc1.HostIP, 1<<10)
+	cancel()
+	if err == nil {
+		t.Error("beta's host reached vpc1's host (project lab) by TCP")
+	}
+	// The same transfer from a member of lab goes through: the check can tell.
+	_, err = vpc2.Host.TCPTransfer(ctx, vpc1.Host, vpc1.HostIP, 1<<10)
+	must(t, err)
 
 	// (2) Beta-signed identities of others, made by hand with beta's key
 	// (`ca sign` refuses them): vpc1-gw's name, vpc2-gw's overlay address,
