@@ -43,6 +43,7 @@ type Config struct {
 	// FieldError whose message starts with "warning: ", sorted by
 	// position. They stop nothing.
 	Warnings []*FieldError `toml:"-"`
+	ix       *index        // where each field is in the file, for Conflicts
 }
 
 // Node is this gateway.
@@ -264,6 +265,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, report(name, ix, probs)
 	}
 	cfg.Path = name
+	cfg.ix = ix
 	cfg.Warnings = located(name, ix, warnings(cfg))
 	return cfg, nil
 }

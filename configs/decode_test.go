@@ -36,7 +36,7 @@ func TestDecodeErrors(t *testing.T) {
 			[]want{{"27:1: site[0].member: ", "expected an array of tables: write [[site.member]]"}}},
 		{"string for an array", []string{`cidrs = ["172.16.0.0/24"]`, `cidrs = "172.16.0.0/24"`}, []want{{"33:9: site[1].cidrs: ", "expected an array"}}},
 		{"duplicate key", []string{"mtu = 0", `name = "gw2"`}, []want{{"7:1: node.name: ", "already defined"}}},
-		{"syntax error", []string{`name = "gw"`, `name = "gw`}, []want{{"3:11: ", "basic strings cannot have new lines"}}},
+		{"syntax error", []string{`name = "gw"`, `name = "gw`}, []want{{"3:11: node.name: ", "basic strings cannot have new lines"}}},
 		{"redefined table", []string{"[[peer]]\nname = \"branch\"", "[node]\nname = \"branch\""}, []want{{"39:2: node: ", "already exists"}}},
 	}
 	for _, c := range cases {

@@ -16,7 +16,7 @@ import (
 type FieldError struct {
 	File      string
 	Line, Col int
-	Field     string // e.g. site[0].export[1].mapped; empty for TOML syntax errors
+	Field     string // e.g. site[0].export[1].mapped; empty for TOML syntax errors outside a key/value
 	Msg       string
 }
 
@@ -86,7 +86,12 @@ func syntaxProblem(ix *index, err error) problem {
 	if !errors.As(err, &perr) {
 		return problem{at: 0, msg: err.Error()}
 	}
-	return problem{field: joinKeys(perr.Key), at: ix.sliceOffset(perr.Highlight), msg: perr.Message}
+	at := ix.sliceOffset(perr.Highlight)
+	field := joinKeys(perr.Key)
+	if field == "" {
+		field = ix.syntaxField(at)
+	}
+	return problem{field: field, at: at, msg: perr.Message}
 }
 
 // without drops problems about fields whose value did not decode: that

@@ -21,6 +21,12 @@ type index struct {
 	kinds  map[string]unstable.Kind // what each value is, for typeErrors
 	exprs  []span                   // top-level key/values, in file order
 	arrays map[string]int           // [[array]] path → elements seen so far
+	// Where parsing got to, to name the key of a syntax error: the
+	// current table, the end of the last expression parsed (-1 for none)
+	// and what it defined.
+	table     string
+	lastEnd   int
+	lastField string
 }
 
 // span is a top-level key/value: decode blanks it out when its value has
@@ -35,23 +41,29 @@ type span struct {
 // along with the error.
 func newIndex(data []byte) (*index, error) {
 	ix := &index{
-		data:   data,
-		lines:  lineStarts(data),
-		at:     map[string]int{},
-		field:  map[int]string{},
-		kinds:  map[string]unstable.Kind{},
-		arrays: map[string]int{},
+		data:    data,
+		lines:   lineStarts(data),
+		at:      map[string]int{},
+		field:   map[int]string{},
+		kinds:   map[string]unstable.Kind{},
+		arrays:  map[string]int{},
+		lastEnd: -1,
 	}
 	var p unstable.Parser
 	p.Reset(data)
-	table := ""
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
 		case unstable.Table, unstable.ArrayTable:
-			table = ix.header(e)
+			ix.table = ix.header(e)
+			ix.lastField = ix.table
+			if it := e.Key(); it.Next() { // headers carry no range: their first key will do
+				ix.lastEnd = int(it.Node().Raw.Offset)
+			}
 		case unstable.KeyValue:
-			ix.exprs = append(ix.exprs, ix.keyValue(table, e))
+			s := ix.keyValue(ix.table, e)
+			ix.exprs = append(ix.exprs, s)
+			ix.lastEnd, ix.lastField = s.end, s.field
 		}
 	}
 	return ix, p.Error()

@@ -39,7 +39,7 @@ func warnings(cfg *Config) []problem {
 			"warning: %s is not a loopback address and node.metrics_web_config is not set: whoever reaches it reads the metrics over plain HTTP, without a password; listen on 127.0.0.1 or set node.metrics_web_config (TLS, basic auth)",
 			n.MetricsListen))
 	}
-	return w
+	return append(w, memberWarnings(cfg)...)
 }
 
 // loopback says whether a valid host:port listens on loopback only. A DNS

@@ -36,7 +36,7 @@ project = "beta"
 cidr = "10.1.0.0/24"
 [[site.member]]
 project = "alpha"
-sources = ["10.0.0.5/32"]
+sources = ["10.1.0.5/32"]
 users = ["alice"]
 [[site]]
 name = "dmz"
@@ -223,12 +223,12 @@ func TestValidation(t *testing.T) {
 
 		// members
 		{"member project missing", []string{"[[site.member]]\nproject = \"alpha\"", "[[site.member]]\n"}, []want{{"27:1: site[0].member[0].project: ", "required"}}},
-		{"member source outside site", []string{`"10.0.0.5/32"`, `"10.5.0.5/32"`},
+		{"member source outside site", []string{`"10.1.0.5/32"`, `"10.5.0.5/32"`},
 			[]want{{"29:12: site[0].member[0].sources[0]: ", "10.5.0.5/32 is not inside the site's cidrs"}}},
-		{"member source host bits", []string{`"10.0.0.5/32"`, `"10.0.0.5/24"`}, []want{{"29:12: site[0].member[0].sources[0]: ", "did you mean 10.0.0.0/24?"}}},
-		{"member with neither sources nor users", []string{`sources = ["10.0.0.5/32"]`, "", `users = ["alice"]`, ""},
+		{"member source host bits", []string{`"10.1.0.5/32"`, `"10.1.0.5/24"`}, []want{{"29:12: site[0].member[0].sources[0]: ", "did you mean 10.1.0.0/24?"}}},
+		{"member with neither sources nor users", []string{`sources = ["10.1.0.5/32"]`, "", `users = ["alice"]`, ""},
 			[]want{{"27:1: site[0].member[0]: ", `needs sources or users: who on this site may use project "alpha"`}}},
-		{"member users only", []string{`sources = ["10.0.0.5/32"]`, ""}, nil},
+		{"member users only", []string{`sources = ["10.1.0.5/32"]`, ""}, nil},
 		{"member empty user", []string{`users = ["alice"]`, `users = ["alice", ""]`}, []want{{"30:19: site[0].member[0].users[1]: ", `"" is not a user name`}}},
 
 		// peers

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -36,7 +37,7 @@ func pingCmd() *cobra.Command {
 	var asJSON bool
 	var count int
 	cmd := &cobra.Command{
-		Use:   "ping GATEWAY|OVERLAY-ADDRESS [-c COUNT] [--json]",
+		Use:   "ping GATEWAY|OVERLAY-ADDRESS [-n COUNT] [-c FILE | -s SOCKET] [--json]",
 		Short: "Ping another gateway through its tunnel: the path taken and the round-trip times (root)",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -46,7 +47,10 @@ func pingCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if count < 1 {
-				return usageError{fmt.Errorf("ping: -c %d: want at least 1", count)}
+				return usageError{fmt.Errorf("ping: -n %d: want at least 1", count)}
+			}
+			if err := configFlagFile(cmd, file); err != nil {
+				return err
 			}
 			path, err := controlSocket(file, socket)
 			if err != nil {
@@ -82,6 +86,23 @@ func pingCmd() *cobra.Command {
 	cmd.Flags().IntVarP(&count, "count", "n", 3, "echo requests to send, one a second apart at most")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// configFlagFile refuses a -c that names no file, such as `-c 2` meant as
+// a count: said as wrong usage naming the flag, even when -s makes the
+// config unneeded, rather than as a failure to open "2".
+func configFlagFile(cmd *cobra.Command, file string) error {
+	if !cmd.Flags().Changed("config") {
+		return nil
+	}
+	fi, err := os.Stat(file)
+	switch {
+	case err != nil && errors.Is(err, fs.ErrNotExist):
+		return usageError{fmt.Errorf("ping: -c %s: no such config file (-c is --config, the config file naming the control socket; the count is -n COUNT)", file)}
+	case err == nil && !fi.Mode().IsRegular():
+		return usageError{fmt.Errorf("ping: -c %s: not a config file (-c is --config, the config file naming the control socket; the count is -n COUNT)", file)}
+	}
+	return nil
 }
 
 // target finds the peer named, or the one whose overlay address is given.
