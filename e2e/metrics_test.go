@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,6 +70,19 @@ func TestMetricsMatchWhatHappened(t *testing.T) {
 	}
 	if after[`vpcmesh_peers`] != 2 || after[`vpcmesh_routes`] == 0 {
 		t.Errorf("peers %v, routes %v; want 2 peers and some routes", after[`vpcmesh_peers`], after[`vpcmesh_routes`])
+	}
+	// The binary's version, as `vpcmesh version` prints it, in status and
+	// in vpcmesh_build_info.
+	vout, err := exec.CommandContext(ctx, vpcmeshBin, "version").Output()
+	must(t, err)
+	version := strings.TrimSpace(strings.TrimPrefix(string(vout), "vpcmesh version "))
+	st, err := o.OfficeGW.Status(ctx)
+	must(t, err)
+	if version == "" || st.Version != version {
+		t.Errorf("status version %q, vpcmesh version says %q", st.Version, version)
+	}
+	if m := fmt.Sprintf(`vpcmesh_build_info{goversion=%q,version=%q}`, runtime.Version(), version); after[m] != 1 {
+		t.Errorf("%s = %v, want 1", m, after[m])
 	}
 }
 

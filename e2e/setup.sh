@@ -12,7 +12,7 @@ die() { echo "setup: $*" >&2; exit 1; }
 declare -A pkgs=(
   [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [traceroute]=traceroute
   [wg]=wireguard-tools [iperf3]=iperf3 [openvpn]=openvpn [conntrack]=conntrack
-  [sysctl]=procps [git]=git [systemd-analyze]=systemd
+  [sysctl]=procps [git]=git [systemd-analyze]=systemd [dot]=graphviz
 )
 missing=()
 for tool in "${!pkgs[@]}"; do

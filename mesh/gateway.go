@@ -29,6 +29,11 @@ const resyncEvery = 30 * time.Second
 // Gateway is one running vpcmesh node. Status and Reload are safe to call
 // from other goroutines while Run runs.
 type Gateway struct {
+	// Version is the binary's version, shown in Status and as the
+	// vpcmesh_build_info metric. Set it after Start, before anything
+	// reads Status; it does not change afterwards.
+	Version string
+
 	log     *slog.Logger
 	resolve Resolver
 	dev     *tunnel.Device

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ var (
 	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
 	descPath      = prometheus.NewDesc("vpcmesh_peer_path", "1 for the path the tunnel to the peer takes: direct, or relayed via a gateway.", []string{"peer", "path", "via"}, nil)
 	descRelayed   = prometheus.NewDesc("vpcmesh_relay_packets_total", "Tunnel packets this relay was asked to forward for others, by result.", []string{"result"}, nil)
+	descBuildInfo = prometheus.NewDesc("vpcmesh_build_info", "Always 1: the gateway binary's version and the Go version that built it.", []string{"version", "goversion"}, nil)
 )
 
 // MetricsHandler serves the gateway's metrics in Prometheus format, with
@@ -71,13 +73,14 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed, descAuthExp} {
+		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed, descAuthExp, descBuildInfo} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	g := (*Gateway)(c)
+	ch <- gauge(descBuildInfo, 1, g.Version, runtime.Version())
 	st, err := g.Status()
 	if err != nil {
 		ch <- gauge(descUp, 0)

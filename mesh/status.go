@@ -17,6 +17,7 @@ import (
 
 // Status is what `vpcmesh status` shows; its JSON form is the control API.
 type Status struct {
+	Version        string          `json:"version"` // the gateway binary's
 	Node           string          `json:"node"`
 	Mesh           string          `json:"mesh"`
 	Interface      string          `json:"interface"`
@@ -119,6 +120,7 @@ func (g *Gateway) Status() (Status, error) {
 	g.mu.Unlock()
 	ps := g.packets.Stats()
 	st := Status{
+		Version:        g.Version,
 		Node:           cfg.Node.Name,
 		Mesh:           cfg.Mesh.Name,
 		Interface:      g.dev.Name(),

@@ -1,5 +1,6 @@
 // Command vpcmesh is the gateway binary: it checks configs, makes keys, runs
-// a gateway, shows its status, and runs the lab demo.
+// a gateway and shows its status. The lab demo is cmd/vpcmesh-demo: the
+// namespace lab and the EC2 stand-in stay out of this binary.
 package main
 
 import (
@@ -21,14 +22,16 @@ const (
 type usageError struct{ error }
 
 func main() {
+	version = buildVersion()
 	root := &cobra.Command{
+		Version:       version, // --version prints "vpcmesh version <version>", as `vpcmesh version` does
 		Use:           "vpcmesh",
 		Short:         "Overlay mesh router linking VPCs and office networks over WireGuard",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), routesCmd(), pingCmd(), doctorCmd(), demoCmd(), caCmd())
+	root.AddCommand(checkCmd(), keygenCmd(), runCmd(), statusCmd(), routesCmd(), graphCmd(), pingCmd(), doctorCmd(), caCmd(), versionCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "vpcmesh:", err)
 		os.Exit(exitCode(err))

@@ -86,3 +86,20 @@ func TestCLI(t *testing.T) {
 		}
 	})
 }
+
+// A version stamped at build with -X main.version is what --version and
+// `vpcmesh version` print.
+func TestVersionStamped(t *testing.T) {
+	const stamped = "v9.8.7-test"
+	bin := filepath.Join(t.TempDir(), "vpcmesh")
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.version="+stamped, "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil || string(out) != "vpcmesh version "+stamped+"\n" {
+			t.Errorf("vpcmesh %s: %v %q, want %q", args[0], err, out, "vpcmesh version "+stamped+"\n")
+		}
+	}
+}

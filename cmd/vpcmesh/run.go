@@ -63,6 +63,7 @@ func runGateway(cfg *configs.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	g.Version = version // before the control socket and metrics serve it
 	if metrics != nil {
 		go serveMetrics(metrics, g.MetricsHandler(), cfg.Node.MetricsWebConfig, log)
 	}
@@ -78,7 +79,7 @@ func runGateway(cfg *configs.Config, log *slog.Logger) error {
 	reload := make(chan *configs.Config)
 	go watchReload(ctx, cfg.Path, reload, log)
 	daemon.SdNotify(false, daemon.SdNotifyReady)
-	log.Info("gateway up", "interface", cfg.Node.Interface, "port", cfg.Node.ListenPort, "peers", len(cfg.Peers))
+	log.Info("gateway up", "version", version, "interface", cfg.Node.Interface, "port", cfg.Node.ListenPort, "peers", len(cfg.Peers))
 	runErr := g.Run(ctx, reload)
 	cancel(nil)
 	daemon.SdNotify(false, daemon.SdNotifyStopping)

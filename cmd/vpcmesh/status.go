@@ -97,8 +97,8 @@ func controlSocket(file, socket string) (string, error) {
 }
 
 func printStatus(w io.Writer, st mesh.Status) {
-	fmt.Fprintf(w, "node %s  mesh %s  interface %s  port %d  overlay %s\npublic key %s\n\n",
-		st.Node, st.Mesh, st.Interface, st.ListenPort, st.OverlayAddress, st.PublicKey)
+	fmt.Fprintf(w, "node %s  mesh %s  interface %s  port %d  overlay %s\npublic key %s  version %s\n\n",
+		st.Node, st.Mesh, st.Interface, st.ListenPort, st.OverlayAddress, st.PublicKey, orDash(st.Version))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PEER\tPATH\tENDPOINT\tNAT\tHANDSHAKE\tRX\tTX\tPREFIXES")
 	for _, p := range st.Peers {

@@ -1,3 +1,6 @@
+// Command vpcmesh-demo builds the lab in network namespaces, starts vpcmesh
+// gateways in it and shows the scenario working. It is kept out of the
+// gateway binary: the namespace lab and the EC2 stand-in are test code.
 package main
 
 import (
@@ -6,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,27 +25,73 @@ import (
 	"github.com/vpcmesh/vpcmesh/mesh"
 )
 
-func demoCmd() *cobra.Command {
+func main() {
 	var keep bool
+	var bin string
 	cmd := &cobra.Command{
-		Use:   "demo [--keep]",
-		Short: "Build the lab in network namespaces, start gateways, show the scenario working (root)",
-		Args:  cobra.NoArgs,
+		Use:           "vpcmesh-demo [--keep] [--vpcmesh PATH]",
+		Short:         "Build the lab in network namespaces, start gateways, show the scenario working (root)",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Geteuid() != 0 {
 				return errors.New("demo: run as root (it creates network namespaces)")
 			}
-			bin, err := os.Executable()
+			gw, err := gatewayBinary(bin)
 			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, cmd.OutOrStdout(), bin, keep)
+			return runDemo(ctx, cmd.OutOrStdout(), gw, keep)
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "leave the lab running for exploring (prints how to remove it)")
-	return cmd
+	cmd.Flags().StringVar(&bin, "vpcmesh", "", "the vpcmesh gateway binary the lab runs (default: vpcmesh beside this binary, else on $PATH)")
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "vpcmesh-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// gatewayBinary is the absolute path of the vpcmesh binary the gateways
+// run: flag if given, else vpcmesh in this binary's directory, else on $PATH.
+func gatewayBinary(flag string) (string, error) {
+	if flag == "" {
+		if self, err := os.Executable(); err == nil {
+			if p := filepath.Join(filepath.Dir(self), "vpcmesh"); isExecutable(p) {
+				flag = p
+			}
+		}
+	}
+	if flag == "" {
+		p, err := exec.LookPath("vpcmesh")
+		if err != nil {
+			return "", errors.New("demo: no vpcmesh binary beside vpcmesh-demo nor on $PATH; build it (go build -o bin/vpcmesh ./cmd/vpcmesh) or pass --vpcmesh")
+		}
+		flag = p
+	}
+	if !isExecutable(flag) {
+		return "", fmt.Errorf("demo: %s is not an executable file", flag)
+	}
+	return filepath.Abs(flag)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// show prints what the gateway binary prints for `vpcmesh <command>` on g,
+// as an operator on that gateway would see it.
+func show(ctx context.Context, w io.Writer, g *scenario.Gateway, command string) error {
+	out, err := exec.CommandContext(ctx, g.Bin, command, "-s", g.Socket).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("vpcmesh %s: %w\n%s", command, err, out)
+	}
+	_, err = w.Write(out)
+	return err
 }
 
 type demo struct {
@@ -200,11 +251,9 @@ func sceneReference(ctx context.Context, d *demo, l *lab.Lab, bin string) error 
 		r.Table.WaitTarget(ctx, scenario.PCA+"/32", scenario.ENIA2, 10*time.Second))
 
 	fmt.Fprintf(w, "\n   $ vpcmesh status   (on office-gw)\n")
-	st, err := r.OfficeGW.Status(ctx)
-	if err != nil {
+	if err := show(ctx, &indent{w: w}, r.OfficeGW, "status"); err != nil {
 		return err
 	}
-	printStatus(&indent{w: w}, st)
 	if d.keep {
 		fmt.Fprintf(w, "\n   kept: %s status -c %s   (every gateway: %s/<gateway>/vpcmesh.toml;\n"+
 			"   gw-a1 stays killed; VPC-A's EC2 stand-in ran inside the demo and ends with it)\n", bin, r.OfficeGW.ConfigPath, l.Dir)
@@ -261,9 +310,7 @@ func sceneTwoSites(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	fmt.Fprintf(w, "   office-gw and vpc-gw up, tunnel handshake done in %v\n", time.Since(t0).Round(time.Millisecond))
 	demoChecks(ctx, d, ts)
 	fmt.Fprintf(w, "\n   $ vpcmesh status   (on office-gw)\n")
-	if st, err := ts.OfficeGW.Status(ctx); err == nil {
-		printStatus(&indent{w: w}, st)
-	}
+	show(ctx, &indent{w: w}, ts.OfficeGW, "status")
 	ts.OfficeGW.Stop()
 	return ts.VPCGW.Stop()
 }
@@ -332,9 +379,7 @@ func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	}
 	d.check(fmt.Sprintf("vpc3-gw stops cleanly: its routes leave the others within %v", time.Since(t0).Round(10*time.Millisecond)), err)
 	fmt.Fprintf(d.w, "\n   $ vpcmesh routes   (on office1-gw)\n")
-	if st, err := m.Site("office1").GW.Status(ctx); err == nil {
-		printRoutes(&indent{w: d.w}, st.RouteTable)
-	}
+	show(ctx, &indent{w: d.w}, m.Site("office1").GW, "routes")
 	return nil
 }
 
