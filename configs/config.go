@@ -179,9 +179,9 @@ type Member struct {
 	Project string         `toml:"project"`
 	Sources []netip.Prefix `toml:"sources"`
 	Users   []string       `toml:"users"` // local unix user names
-	// Transparent lets these members, when in this project alone, reach
-	// the project's remote VPCs at their real addresses (DESIGN §4); they
-	// then use those, not the wire addresses.
+	// Transparent lets these members, when in this project alone, reach the
+	// project's remote VPCs at their real addresses (docs/ARCHITECTURE.md, A
+	// packet's way); they then use those, not the wire addresses.
 	Transparent bool `toml:"transparent"`
 }
 

@@ -2,11 +2,11 @@ package configs
 
 import "net/netip"
 
-// The mesh's invariant is that every wire prefix is unique (DESIGN.md §2);
-// locally, a gateway must also tell its own networks, the overlay and the
-// remote prefixes apart to route at all. These checks see every prefix a
-// field puts to use as a claim and report each overlapping pair once, at
-// the later field.
+// The mesh's invariant is that every wire prefix is unique
+// (docs/ARCHITECTURE.md, The model); locally, a gateway must also tell its
+// own networks, the overlay and the remote prefixes apart to route at all.
+// These checks see every prefix a field puts to use as a claim and report
+// each overlapping pair once, at the later field.
 
 type kind int
 

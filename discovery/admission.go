@@ -11,8 +11,8 @@ import (
 
 // Admission runs on the WireGuard port, before any tunnel exists. Anyone on
 // the internet can send to that port, so it proves the sender's address
-// before doing any signature work (THREATS rule 1), the way WireGuard's
-// cookie reply and DTLS's HelloVerifyRequest do:
+// before doing any signature work (docs/SECURITY.md, Anyone on the internet),
+// the way WireGuard's cookie reply and DTLS's HelloVerifyRequest do:
 //
 //	joiner                                   gateway
 //	Join {no cookie, nonce N, record, sig}  →

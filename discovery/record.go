@@ -18,7 +18,7 @@ import (
 // where it can be reached, and how recent that is. It travels with the
 // certificate chain, signed by the signing key the certificate names, so
 // that any gateway can check it against the mesh root alone, whoever
-// relayed it (DESIGN §5).
+// relayed it (docs/ARCHITECTURE.md, A membership event's way).
 
 // Record is the signed part of a node record.
 type Record struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/vpcmesh/vpcmesh/mesh"
 )
 
-// Topology (DESIGN §7, the first two sites):
+// Topology (docs/ARCHITECTURE.md, The lab: the first two sites):
 //
 //	pc-a 192.168.0.50 ─ office router (masquerade, 203.0.113.10) ─┐
 //	office-gw 192.168.0.2 ┘                                        inet 203.0.113.0/24

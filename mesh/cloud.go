@@ -1,10 +1,11 @@
 package mesh
 
-// The EC2 side of a gateway (DESIGN §6): found through IMDSv2, it turns the
-// instance's Source/Dest check off, keeps the VPC route tables sending the
-// remote wire prefixes to this instance, and lists tagged instances to join.
-// API calls run in their own goroutine: a slow, throttled or refused API
-// never holds up the tunnels, and is retried at the next change or tick.
+// The EC2 side of a gateway (docs/ARCHITECTURE.md, Forwarding prerequisites):
+// found through IMDSv2, it turns the instance's Source/Dest check off, keeps
+// the VPC route tables sending the remote wire prefixes to this instance, and
+// lists tagged instances to join. API calls run in their own goroutine: a
+// slow, throttled or refused API never holds up the tunnels, and is retried
+// at the next change or tick.
 
 import (
 	"context"

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// dashboardFile is the Grafana dashboard the README points at.
+// dashboardFile is the Grafana dashboard docs/guides/operating.md points at.
 const dashboardFile = "../docs/grafana-dashboard.json"
 
 // exportedMetrics are the metric names the gateway's /metrics serves:
@@ -224,7 +224,7 @@ func TestDashboardMetricsExported(t *testing.T) {
 	for _, e := range empty {
 		t.Errorf("query reads no metric: %s", e)
 	}
-	// The panels cover what the README lists.
+	// The panels cover what docs/guides/operating.md lists.
 	qs, _ := dashboardQueries(data)
 	used := map[string]bool{}
 	for _, q := range qs {

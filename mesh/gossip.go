@@ -22,8 +22,9 @@ import (
 )
 
 // Gossip mode (mesh.root_file set): admission on the WireGuard port, then
-// memberlist through the tunnels (DESIGN §5). The Run loop owns admission;
-// memberlist's goroutines only signal changes.
+// memberlist through the tunnels (docs/ARCHITECTURE.md, A membership event's
+// way). The Run loop owns admission; memberlist's goroutines only signal
+// changes.
 
 const (
 	// rejoinEvery is how often unreachable join targets and known peers

@@ -1,12 +1,13 @@
 package mesh
 
-// Health from the data plane (DESIGN §5): every gateway answers small UDP
-// probes on its overlay address and probes every other gateway through
-// its tunnel. A gateway is down after a few unanswered probes, whatever
-// memberlist thinks; an HA group's best healthy member carries its site.
-// The probe socket is bound to the tunnel device as well as to the overlay
-// address: Linux takes a packet for a local address on any interface, and
-// only what came out of the tunnel has a sender WireGuard vouches for.
+// Health from the data plane (docs/ARCHITECTURE.md, Health): every gateway
+// answers small UDP probes on its overlay address and probes every other
+// gateway through its tunnel. A gateway is down after a few unanswered
+// probes, whatever memberlist thinks; an HA group's best healthy member
+// carries its site. The probe socket is bound to the tunnel device as well as
+// to the overlay address: Linux takes a packet for a local address on any
+// interface, and only what came out of the tunnel has a sender WireGuard
+// vouches for.
 
 import (
 	"context"

@@ -11,12 +11,12 @@ import (
 // it apart from real project names, which are DNS labels.
 const LinkProject = "(site-to-site)"
 
-// PacketPolicy derives the nat stage's rules from the config (DESIGN §4):
-// local exports give the translations and which projects the site's
-// addresses take part in, member rules who may use which project, and each
-// static peer's prefixes the routes of its project. Overlay addresses are
-// left out: overlay-to-overlay traffic always passes untranslated. The ACL
-// is always on.
+// PacketPolicy derives the nat stage's rules from the config
+// (docs/ARCHITECTURE.md, A packet's way): local exports give the translations
+// and which projects the site's addresses take part in, member rules who may
+// use which project, and each static peer's prefixes the routes of its
+// project. Overlay addresses are left out: overlay-to-overlay traffic always
+// passes untranslated. The ACL is always on.
 func PacketPolicy(cfg *configs.Config, mtu int) nat.Config {
 	c := nat.Config{
 		Overlay:  cfg.Mesh.OverlayRange,

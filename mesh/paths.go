@@ -13,15 +13,15 @@ import (
 	"github.com/vpcmesh/vpcmesh/tunnel"
 )
 
-// Paths (DESIGN §5). A pair of gateways both behind NAT punches holes:
-// each pings the other's endpoint candidates every second from the
-// WireGuard socket, so each NAT opens the mapping the tunnel uses; a Pong
-// coming back proves the direct path both ways. Without one for punchFor,
-// the pair's tunnel goes through a relay; the pings go on, and the pair
-// moves back to direct at the first Pong, without dropping the flow
-// (WireGuard keeps its session when only the endpoint changes). A pair with
-// a public side needs none of this: the NATed side dials and WireGuard
-// follows its address.
+// Paths (docs/ARCHITECTURE.md, Paths: hole punching and relays). A pair of
+// gateways both behind NAT punches holes: each pings the other's endpoint
+// candidates every second from the WireGuard socket, so each NAT opens the
+// mapping the tunnel uses; a Pong coming back proves the direct path both
+// ways. Without one for punchFor, the pair's tunnel goes through a relay; the
+// pings go on, and the pair moves back to direct at the first Pong, without
+// dropping the flow (WireGuard keeps its session when only the endpoint
+// changes). A pair with a public side needs none of this: the NATed side
+// dials and WireGuard follows its address.
 const (
 	pingEvery = time.Second
 	punchFor  = 3 * time.Second // pings without a Pong before relaying

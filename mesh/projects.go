@@ -16,14 +16,14 @@ import (
 	"github.com/vpcmesh/vpcmesh/routing"
 )
 
-// Per-project routing (DESIGN §2, §4). Every project this gateway routes
-// to has a kernel routing table holding its remote prefixes; policy rules
-// select the table for the project's members: their source addresses, the
-// local networks exported to it (their hosts answer), and on a gateway
-// that is also a jump host, the uids of its member users. Anybody else
-// finds the remote prefixes in the "unreachable" table: an ICMP error comes
-// back and nothing leaves, not even by the default route. The nat stage's
-// ACL checks the same memberships again on every packet.
+// Per-project routing (docs/ARCHITECTURE.md, The model, A packet's way).
+// Every project this gateway routes to has a kernel routing table holding its
+// remote prefixes; policy rules select the table for the project's members:
+// their source addresses, the local networks exported to it (their hosts
+// answer), and on a gateway that is also a jump host, the uids of its member
+// users. Anybody else finds the remote prefixes in the "unreachable" table:
+// an ICMP error comes back and nothing leaves, not even by the default route.
+// The nat stage's ACL checks the same memberships again on every packet.
 const (
 	// tableBase numbers vpcmesh's tables ("vp"); the unreachable table is
 	// the base itself, project tables follow.

@@ -1,8 +1,9 @@
 package mesh
 
-// The forwarding check (DESIGN §5): a site may name a probe target, a host
-// inside it. A gateway that is up but cannot reach it is failed for that
-// site: it says so in its record, and its HA partner takes the site over.
+// The forwarding check (docs/ARCHITECTURE.md, Health): a site may name a
+// probe target, a host inside it. A gateway that is up but cannot reach it is
+// failed for that site: it says so in its record, and its HA partner takes
+// the site over.
 
 import (
 	"log/slog"

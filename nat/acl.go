@@ -15,10 +15,10 @@ import "math/bits"
 // not say. It does not need to: WireGuard's cryptokey routing has already
 // dropped any packet whose source lies outside the sending peer's allowed
 // IPs, and the mesh gives a peer only the wire prefixes it is authorized to
-// export (DESIGN §5, authority). A source in a wire prefix of project P
-// therefore came from a gateway authorized for P, and checking the source
-// prefix against the projects of the local destination is the check that
-// "the sending gateway is authorized for that project".
+// export (docs/ARCHITECTURE.md, The model: trust chain). A source in a wire
+// prefix of project P therefore came from a gateway authorized for P, and
+// checking the source prefix against the projects of the local destination is
+// the check that "the sending gateway is authorized for that project".
 //
 // An ICMP error is judged twice. By the packet it quotes: the error must go
 // back to the quoted packet's source (RFC 1812 4.3.2.3), and that packet

@@ -28,7 +28,8 @@ type MemberRule struct {
 // TransparentRoute lets the members of Project that belong to no other
 // project reach a remote site by its real prefix: outbound, a destination in
 // Real becomes the same host in Wire, and replies from Wire come back from
-// Real (DESIGN §4, transparent mode). Wire must be a route of Project.
+// Real (docs/ARCHITECTURE.md, A packet's way: transparent mode). Wire must be
+// a route of Project.
 type TransparentRoute struct {
 	Project    string
 	Real, Wire netip.Prefix

@@ -8,10 +8,10 @@ import (
 
 var pfx = netip.MustParsePrefix
 
-// vpcConfig is the gateway of VPC-A (DESIGN §7): its VPC 10.0.0.0/24
-// overlaps VPC-B, so it is mapped to 100.64.1.0/24 in project A; a second
-// local network, 172.16.0.0/24, is exported unmapped to project B; one VPC
-// host is also a member of project C.
+// vpcConfig is the gateway of VPC-A (docs/ARCHITECTURE.md, The lab): its VPC
+// 10.0.0.0/24 overlaps VPC-B, so it is mapped to 100.64.1.0/24 in project A;
+// a second local network, 172.16.0.0/24, is exported unmapped to project B;
+// one VPC host is also a member of project C.
 func vpcConfig() Config {
 	return Config{
 		Mappings: []Mapping{

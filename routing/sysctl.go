@@ -1,10 +1,10 @@
 package routing
 
-// The kernel settings a gateway forwards with (DESIGN §6): IPv4 forwarding
-// on, and reverse-path filtering not strict on the interfaces packets cross.
-// ApplyPrerequisites sets them at start and says what it changed; Forwarding
-// and ReadRPFilter only read, for `vpcmesh doctor`. systemd/99-vpcmesh.conf
-// sets the same values at boot.
+// The kernel settings a gateway forwards with (docs/ARCHITECTURE.md,
+// Forwarding prerequisites): IPv4 forwarding on, and reverse-path filtering
+// not strict on the interfaces packets cross. ApplyPrerequisites sets them at
+// start and says what it changed; Forwarding and ReadRPFilter only read, for
+// `vpcmesh doctor`. systemd/99-vpcmesh.conf sets the same values at boot.
 
 import (
 	"fmt"

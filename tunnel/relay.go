@@ -9,10 +9,11 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 )
 
-// Relaying (DESIGN §5, Paths): when two gateways cannot reach each other
-// directly, each sends its WireGuard packets for the other to a public
-// gateway that forwards them. The packets stay end-to-end encrypted: the
-// relay reads only a 5-byte header, never the tunnel's content.
+// Relaying (docs/ARCHITECTURE.md, Paths: hole punching and relays): when two
+// gateways cannot reach each other directly, each sends its WireGuard packets
+// for the other to a public gateway that forwards them. The packets stay
+// end-to-end encrypted: the relay reads only a 5-byte header, never the
+// tunnel's content.
 //
 //	to the relay:   RelayTo   | overlay address of the destination | WireGuard packet
 //	from the relay: RelayFrom | overlay address of the sender      | WireGuard packet

@@ -147,12 +147,12 @@ func inLab(ctx context.Context, d *demo, bin string, keep bool, scene func(conte
 	return nil
 }
 
-// sceneReference: the reference lab of DESIGN §7 as one mesh. Reachability
-// per project across overlapping VPCs, isolation, a pair that only a relay
-// connects, and the active member of an HA pair killed.
+// sceneReference: the reference lab (docs/ARCHITECTURE.md, The lab) as one
+// mesh. Reachability per project across overlapping VPCs, isolation, a pair
+// that only a relay connects, and the active member of an HA pair killed.
 func sceneReference(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	w := d.w
-	fmt.Fprintf(w, "\n1. The reference lab (DESIGN §7): five gateways, one root key, one mesh found by gossip\n")
+	fmt.Fprintf(w, "\n1. The reference lab (docs/ARCHITECTURE.md, The lab): five gateways, one root key, one mesh found by gossip\n")
 	tw := tabwriter.NewWriter(&indent{w: w}, 0, 0, 2, ' ', 0)
 	for _, row := range [][]string{
 		{"office", "masquerade NAT", scenario.OfficeLAN, "office-gw; pc-a in project alpha, pc-b in beta, pc-x in none"},

@@ -15,10 +15,11 @@ import (
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 )
 
-// A project authority (DESIGN §5) holds a key the root certified for some
-// projects and prefixes; with it, a project signs its own gateways,
-// without the root key. Its directory holds authority.key (0600),
-// authority.pub and authority.crt (its chain up to the root).
+// A project authority (docs/ARCHITECTURE.md, The model: trust chain) holds a
+// key the root certified for some projects and prefixes; with it, a project
+// signs its own gateways, without the root key. Its directory holds
+// authority.key (0600), authority.pub and authority.crt (its chain up to the
+// root).
 const (
 	authorityKeyFile  = "authority.key"
 	authorityPubFile  = "authority.pub"

@@ -1,7 +1,7 @@
 // Package cert is the mesh's trust chain: the mesh root key signs project
 // authorities and gateways, an authority signs gateways of its projects
-// (DESIGN.md §5, Authority). A certificate binds a gateway's name, keys,
-// overlay address, sites and exports, for a time.
+// (docs/ARCHITECTURE.md, The model: trust chain). A certificate binds a
+// gateway's name, keys, overlay address, sites and exports, for a time.
 //
 // Keys are ed25519 from the standard library. A certificate is a JSON body
 // signed as it is encoded: the signed bytes are kept (Cert.Raw) and only

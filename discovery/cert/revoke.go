@@ -16,10 +16,10 @@ import (
 
 // A revocation list names certificates no gateway may accept any more, by
 // fingerprint. The mesh root signs one for the whole mesh; a project
-// authority signs one for the gateways it certified, and it revokes no
-// others (DESIGN §5, Authority): a project removes its own gateways without
-// the network admin. Each issuer's newer list (a higher serial) replaces
-// its older one as it spreads by gossip.
+// authority signs one for the gateways it certified, and it revokes no others
+// (docs/ARCHITECTURE.md, The model: trust chain): a project removes its own
+// gateways without the network admin. Each issuer's newer list (a higher
+// serial) replaces its older one as it spreads by gossip.
 
 // RevocationsPEMType is the PEM block type of a revocation list file.
 const RevocationsPEMType = "VPCMESH REVOCATIONS"

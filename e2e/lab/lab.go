@@ -1,7 +1,7 @@
 // Package lab builds throw-away networks out of Linux network namespaces for
-// vpcmesh's end-to-end tests, benchmarks and demo (DESIGN §7): namespaces
-// stand for the internet, NAT routers, gateways and hosts, veth pairs are the
-// wires, bridges are the LANs and nftables is the NAT.
+// vpcmesh's end-to-end tests, benchmarks and demo (docs/ARCHITECTURE.md, The
+// lab): namespaces stand for the internet, NAT routers, gateways and hosts,
+// veth pairs are the wires, bridges are the LANs and nftables is the NAT.
 //
 // Everything a lab creates lives inside namespaces named "vm<ID>-<role>",
 // with a random ID per run, so that parallel runs never collide and nothing

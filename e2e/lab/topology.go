@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// The reference lab (DESIGN §7):
+// The reference lab (docs/ARCHITECTURE.md, The lab):
 //
 //	                  inet: br0 203.0.113.1/24, 198.51.100.1/24 (forwarding)
 //	               /                                         \

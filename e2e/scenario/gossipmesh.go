@@ -18,11 +18,12 @@ type GossipSite struct {
 	Public bool // reachable from the internet: no NAT, or a 1:1 address
 }
 
-// GossipMesh is six sites whose gateways share one trust and find each
-// other by gossip (DESIGN §5, §7): two offices behind masquerade NAT, three
-// VPCs behind 1:1 NAT and a branch whose gateway is on the internet itself.
-// vpc3 and the branch sit on the internet's second segment, 198.51.100.0/24,
-// so that a test can cut them off from the rest in the internet's router.
+// GossipMesh is six sites whose gateways share one trust and find each other
+// by gossip (docs/ARCHITECTURE.md, A membership event's way, The lab): two
+// offices behind masquerade NAT, three VPCs behind 1:1 NAT and a branch whose
+// gateway is on the internet itself. vpc3 and the branch sit on the
+// internet's second segment, 198.51.100.0/24, so that a test can cut them off
+// from the rest in the internet's router.
 type GossipMesh struct {
 	Trust *Trust
 	Sites []*GossipSite

@@ -12,11 +12,12 @@ import (
 	"github.com/vpcmesh/vpcmesh/routing/ec2/ec2test"
 )
 
-// The HA case (DESIGN §5, §7): VPC A served by gw-a1 (priority 200) and
-// gw-a2 (100), each with its own elastic IP, and an office behind
-// masquerade NAT. The VPC's route table lives in the EC2 stand-in, served
-// on the VPC router's LAN address to both gateways, and the VPC router
-// follows it: what the table says is where the VPC's packets go.
+// The HA case (docs/ARCHITECTURE.md, Health, The lab; docs/guides/ha.md): VPC
+// A served by gw-a1 (priority 200) and gw-a2 (100), each with its own elastic
+// IP, and an office behind masquerade NAT. The VPC's route table lives in the
+// EC2 stand-in, served on the VPC router's LAN address to both gateways, and
+// the VPC router follows it: what the table says is where the VPC's packets
+// go.
 const (
 	GWA1       = "10.0.0.2"
 	GWA2       = "10.0.0.3"

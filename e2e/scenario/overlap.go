@@ -8,9 +8,9 @@ import (
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
 )
 
-// The overlapping-VPC case (DESIGN §2, §7): VPC A and VPC B use the same
-// real addresses, and both have a host at 10.0.0.20. They appear in the
-// mesh under different wire prefixes from the mapped pool.
+// The overlapping-VPC case (docs/ARCHITECTURE.md, The model, The lab): VPC A
+// and VPC B use the same real addresses, and both have a host at 10.0.0.20.
+// They appear in the mesh under different wire prefixes from the mapped pool.
 const (
 	VPCBPublic = "203.0.113.22"
 	VPCBLAN    = "10.0.0.0/25"

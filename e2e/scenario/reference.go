@@ -10,8 +10,8 @@ import (
 	"github.com/vpcmesh/vpcmesh/mesh"
 )
 
-// The reference lab (DESIGN §7) as one mesh, every gateway under one root
-// and found by gossip:
+// The reference lab (docs/ARCHITECTURE.md, The lab) as one mesh, every
+// gateway under one root and found by gossip:
 //
 //	office   masquerade NAT       192.168.0.0/24  office-gw; pc-a (alpha), pc-b (beta), pc-x (none)
 //	VPC-A    1:1 NAT              10.0.0.0/24     gw-a1 (200), gw-a2 (100) behind the EC2 route table; host-a .20

@@ -8,7 +8,7 @@ import (
 	"github.com/vpcmesh/vpcmesh/e2e/lab"
 )
 
-// The reference addresses (DESIGN §7).
+// The reference addresses (docs/ARCHITECTURE.md, The lab).
 const (
 	OfficePublic = "203.0.113.10"
 	VPCPublic    = "203.0.113.20"

@@ -1,11 +1,12 @@
 // Command throughput measures one TCP stream with iperf3 over four paths
-// built alike in a namespace lab (DESIGN §8): raw veth, the reference
-// wireguard-go binary, vpcmesh with translation and the per-project ACL on
-// the path, and OpenVPN. Every leg is its own pair of namespaces "left" and
-// "right" joined by one veth; all legs are built first, then the rounds run
-// interleaved (each round visits every leg, starting one leg further on), so
-// that drift of the machine hits every leg alike. It prints every run as it
-// ends, then the medians and the ratio vpcmesh / reference wireguard-go.
+// built alike in a namespace lab (docs/ARCHITECTURE.md, Measuring): raw veth,
+// the reference wireguard-go binary, vpcmesh with translation and the
+// per-project ACL on the path, and OpenVPN. Every leg is its own pair of
+// namespaces "left" and "right" joined by one veth; all legs are built first,
+// then the rounds run interleaved (each round visits every leg, starting one
+// leg further on), so that drift of the machine hits every leg alike. It
+// prints every run as it ends, then the medians and the ratio vpcmesh /
+// reference wireguard-go.
 //
 // -legs chooses the legs; vpcmesh-plain, not among the default ones, is
 // vpcmesh as a plain site-to-site link without translation.

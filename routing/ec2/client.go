@@ -1,8 +1,8 @@
-// Package ec2 does on AWS what a forwarding gateway needs besides the
-// kernel (DESIGN.md §6): it finds the instance through IMDSv2, turns off the
-// Source/Dest check of its network interface, keeps VPC route table entries
-// for the remote wire prefixes pointing at that interface, and lists the
-// instances to join the mesh through by their tag.
+// Package ec2 does on AWS what a forwarding gateway needs besides the kernel
+// (docs/ARCHITECTURE.md, Forwarding prerequisites): it finds the instance
+// through IMDSv2, turns off the Source/Dest check of its network interface,
+// keeps VPC route table entries for the remote wire prefixes pointing at that
+// interface, and lists the instances to join the mesh through by their tag.
 //
 //	Detect ──► New ──► DisableSourceDestCheck
 //	                   SyncRoutes: DescribeRouteTables → Plan (pure) → Create/Replace/DeleteRoute
