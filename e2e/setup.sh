@@ -13,6 +13,7 @@ declare -A pkgs=(
   [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [traceroute]=traceroute
   [wg]=wireguard-tools [iperf3]=iperf3 [openvpn]=openvpn [conntrack]=conntrack
   [sysctl]=procps [git]=git [systemd-analyze]=systemd [dot]=graphviz
+  [lintian]=lintian
 )
 missing=()
 for tool in "${!pkgs[@]}"; do
