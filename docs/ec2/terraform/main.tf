@@ -70,7 +70,8 @@ locals {
   tags = merge(var.tags, { Name = var.gateway_name })
 }
 
-# --- IAM: exactly configs/examples/ec2-iam-policy.json (README "EC2") ------
+# --- IAM: exactly configs/examples/ec2-iam-policy.json ---------------------
+# (docs/guides/ec2-cross-region.md, "IAM and the security group")
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -126,7 +127,8 @@ data "aws_iam_policy_document" "vpcmesh" {
     }
   }
 
-  # README "EC2": fetching from S3 needs s3:GetObject on it (the .deb only).
+  # docs/guides/ec2-cross-region.md, "User data": fetching from S3 needs
+  # s3:GetObject on it (here the .deb only).
   dynamic "statement" {
     for_each = local.deb_s3_arn != null ? [local.deb_s3_arn] : []
     content {
