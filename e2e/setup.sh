@@ -13,8 +13,13 @@ declare -A pkgs=(
   [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [traceroute]=traceroute
   [wg]=wireguard-tools [iperf3]=iperf3 [openvpn]=openvpn [conntrack]=conntrack
   [sysctl]=procps [git]=git [systemd-analyze]=systemd [dot]=graphviz
-  [lintian]=lintian
+  [lintian]=lintian [cloud-init]=cloud-init
 )
+# cloud-init only checks the EC2 user-data example here: disabled before it is
+# installed, so that it never configures this machine at boot.
+if ! command -v cloud-init >/dev/null 2>&1; then
+  mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
+fi
 missing=()
 for tool in "${!pkgs[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${pkgs[$tool]}")
