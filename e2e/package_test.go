@@ -3,14 +3,17 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
 	"github.com/vpcmesh/vpcmesh/routing/netnstest"
 )
 
@@ -163,6 +166,7 @@ func TestPackage(t *testing.T) {
 	}
 
 	lintDeb(t, ctx, deb)
+	runInstalled(t, root, bin)
 
 	// Removal takes the package's files and keeps the admin's config.
 	must(t, os.WriteFile(filepath.Join(root, "etc/vpcmesh/vpcmesh.toml"), []byte("# kept\n"), 0o600))
@@ -173,6 +177,48 @@ func TestPackage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "etc/vpcmesh/vpcmesh.toml")); err != nil {
 		t.Errorf("dpkg -r removed the config: %v", err)
 	}
+}
+
+// runInstalled brings a gateway up from what the package installed alone:
+// its binary, keys from its keygen, and its office example with the paths
+// moved into a folder of the test. The gateway runs in a lab namespace and
+// answers status over its control socket.
+func runInstalled(t *testing.T, root, bin string) {
+	t.Helper()
+	l, ctx := newLab(t)
+	ns, err := l.NS("pkg-gw")
+	must(t, err)
+	// The example is an office gateway: its LAN, where it has an address.
+	for _, args := range [][]string{{"link", "add", "lan", "type", "veth", "peer", "name", "lan-peer"}, {"addr", "add", "192.168.0.2/24", "dev", "lan"}, {"link", "set", "lan-peer", "up"}, {"link", "set", "lan", "up"}} {
+		_, err := ns.Exec(ctx, append([]string{"ip"}, args...)...)
+		must(t, err)
+	}
+	dir := t.TempDir()
+	pkgRun(t, ctx, bin, "keygen", "--dir", dir)
+	example, err := os.ReadFile(filepath.Join(root, "usr/share/doc/vpcmesh/examples/office-gateway.toml"))
+	must(t, err)
+	sock := filepath.Join(dir, "vpcmesh.sock")
+	cfg := strings.ReplaceAll(string(example), "/etc/vpcmesh/", dir+"/")
+	// Its jump-host users are accounts of that office; this machine has none.
+	cfg = regexp.MustCompile(`(?m)^users = .*$`).ReplaceAllString(cfg, "")
+	cfg = strings.Replace(cfg, "[mesh]", fmt.Sprintf("state_dir = %q\ncontrol_socket = %q\n\n[mesh]", filepath.Join(dir, "state"), sock), 1)
+	path := filepath.Join(dir, "vpcmesh.toml")
+	must(t, os.WriteFile(path, []byte(cfg), 0o600))
+	pkgRun(t, ctx, bin, "check", "-c", path)
+	gw, err := ns.Start("pkg-gw", bin, "run", "-c", path)
+	must(t, err)
+	must(t, lab.Eventually(ctx, 30*time.Second, func() error {
+		if gw.Exited() {
+			t.Fatalf("the installed gateway exited:\n%s", gw.Log())
+		}
+		_, err := exec.CommandContext(ctx, bin, "status", "-s", sock).CombinedOutput()
+		return err
+	}))
+	out := pkgRun(t, ctx, bin, "status", "-s", sock)
+	if !strings.Contains(out, "office-gw") {
+		t.Errorf("status of the installed gateway:\n%s", out)
+	}
+	must(t, gw.Stop(10*time.Second))
 }
 
 // lintDeb checks the .deb (with the overrides it ships) and fails on any
