@@ -39,6 +39,17 @@ import (
 // record is as it travels (see Identity.Sign); sig is the sender's
 // signing key over a domain string and everything before it.
 
+// Decoding errors, made once: a flood of bad packets allocates nothing.
+var (
+	errNotControl   = errors.New("not a control packet")
+	errJoinShort    = errors.New("join: too short")
+	errWelcomeShort = errors.New("welcome: too short")
+	errNotAdmission = errors.New("not a join or welcome")
+	errNotCookie    = errors.New("not a cookie message")
+	errNotProbe     = errors.New("not a probe")
+	errProbeLength  = errors.New("probe: wrong length")
+)
+
 // MsgType is a control message's type.
 type MsgType byte
 
@@ -120,27 +131,27 @@ func (a Admission) SignedBy(pub ed25519.PublicKey) bool {
 // DecodeAdmission parses a Join or a Welcome; it verifies nothing.
 func DecodeAdmission(pkt []byte) (Admission, error) {
 	if len(pkt) < 2 || pkt[0] != tunnel.ControlByte {
-		return Admission{}, errors.New("not a control packet")
+		return Admission{}, errNotControl
 	}
 	a := Admission{Type: MsgType(pkt[1])}
 	rest := pkt[2:]
 	switch a.Type {
 	case MsgJoin:
 		if len(pkt) <= joinFixed {
-			return Admission{}, errors.New("join: too short")
+			return Admission{}, errJoinShort
 		}
 		a.Cookie = Cookie(rest[:CookieSize])
 		a.Nonce = Nonce(rest[CookieSize:])
 		rest = rest[CookieSize+NonceSize:]
 	case MsgWelcome:
 		if len(pkt) <= welcomeFixed {
-			return Admission{}, errors.New("welcome: too short")
+			return Admission{}, errWelcomeShort
 		}
 		a.Nonce = Nonce(rest)
 		a.Observed = readAddrPort(rest[NonceSize:])
 		rest = rest[NonceSize+addrSize:]
 	default:
-		return Admission{}, errors.New("not a join or welcome")
+		return Admission{}, errNotAdmission
 	}
 	cut := len(pkt) - sigSize
 	a.Record = rest[:len(rest)-sigSize]
@@ -165,7 +176,7 @@ func (c CookieReply) AppendEncode(b []byte) []byte {
 // DecodeCookieReply parses a Cookie message.
 func DecodeCookieReply(pkt []byte) (CookieReply, error) {
 	if len(pkt) != CookieMsgSize || pkt[0] != tunnel.ControlByte || MsgType(pkt[1]) != MsgCookie {
-		return CookieReply{}, errors.New("not a cookie message")
+		return CookieReply{}, errNotCookie
 	}
 	return CookieReply{Nonce: Nonce(pkt[2:]), Cookie: Cookie(pkt[2+NonceSize:])}, nil
 }
@@ -230,7 +241,7 @@ func IsProbe(pkt []byte) bool {
 // DecodeProbe parses a Ping or Pong.
 func DecodeProbe(pkt []byte) (Probe, error) {
 	if !IsProbe(pkt) || pkt[0] != tunnel.ControlByte {
-		return Probe{}, errors.New("not a probe")
+		return Probe{}, errNotProbe
 	}
 	p := Probe{Type: MsgType(pkt[1])}
 	want := PingSize
@@ -238,7 +249,7 @@ func DecodeProbe(pkt []byte) (Probe, error) {
 		want = PongSize
 	}
 	if len(pkt) != want {
-		return Probe{}, errors.New("probe: wrong length")
+		return Probe{}, errProbeLength
 	}
 	rest := pkt[2:]
 	copy(p.Nonce[:], rest)

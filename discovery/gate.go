@@ -130,23 +130,31 @@ func (g *Gate) Screen(pkt []byte, from netip.AddrPort, buf []byte) (Verdict, []b
 	if len(pkt) < 2 {
 		return g.drop(reasonMalformed), nil
 	}
+	// The decoders own the wire layout; none of them copies or allocates.
 	switch MsgType(pkt[1]) {
-	case MsgPing:
-		return g.ping(pkt, from, buf)
-	case MsgPong:
-		if len(pkt) != PongSize {
+	case MsgPing, MsgPong:
+		p, err := DecodeProbe(pkt)
+		switch {
+		case err != nil:
 			return g.drop(reasonMalformed), nil
+		case p.Type == MsgPong:
+			return PongIn, nil
 		}
-		return PongIn, nil
-	case MsgJoin:
-		return g.join(pkt, from, buf)
-	case MsgWelcome:
-		if len(pkt) <= welcomeFixed || !g.answered(Nonce(pkt[2:]), from) {
+		return g.ping(p, from, buf)
+	case MsgJoin, MsgWelcome:
+		a, err := DecodeAdmission(pkt)
+		switch {
+		case MsgType(pkt[1]) == MsgJoin && err == nil:
+			return g.join(a, from, buf)
+		case MsgType(pkt[1]) == MsgJoin:
+			return g.drop(reasonMalformed), nil
+		case err != nil || !g.answered(a.Nonce, from):
 			return g.drop(reasonUnexpected), nil
 		}
 		return Admit, nil
 	case MsgCookie:
-		if len(pkt) != CookieMsgSize || !g.takeCookie(Nonce(pkt[2:]), Cookie(pkt[2+NonceSize:]), from) {
+		c, err := DecodeCookieReply(pkt)
+		if err != nil || !g.takeCookie(c.Nonce, c.Cookie, from) {
 			return g.drop(reasonUnexpected), nil
 		}
 		return Admit, nil
@@ -154,30 +162,25 @@ func (g *Gate) Screen(pkt []byte, from netip.AddrPort, buf []byte) (Verdict, []b
 	return g.drop(reasonMalformed), nil
 }
 
-func (g *Gate) ping(pkt []byte, from netip.AddrPort, buf []byte) (Verdict, []byte) {
+func (g *Gate) ping(p Probe, from netip.AddrPort, buf []byte) (Verdict, []byte) {
 	switch {
-	case len(pkt) != PingSize:
-		return g.drop(reasonMalformed), nil
-	case netip.AddrFrom4([4]byte(pkt[14:18])) != g.overlay:
+	case p.To != g.overlay:
 		return g.drop(reasonMisdirected), nil // a candidate address of another gateway, reused here
 	case !g.answers.Allow(from.Addr(), g.now()):
 		return g.drop(reasonOverAnswer), nil
 	}
-	pong := Probe{Type: MsgPong, Nonce: [12]byte(pkt[2:14]), Observed: from}
+	pong := Probe{Type: MsgPong, Nonce: p.Nonce, Observed: from}
 	return Answered, pong.AppendEncode(buf)
 }
 
-func (g *Gate) join(pkt []byte, from netip.AddrPort, buf []byte) (Verdict, []byte) {
-	if len(pkt) <= joinFixed {
-		return g.drop(reasonMalformed), nil
-	}
+func (g *Gate) join(a Admission, from netip.AddrPort, buf []byte) (Verdict, []byte) {
 	now := g.now()
-	if !g.secrets.valid(Cookie(pkt[2:]), from, now) {
+	if !g.secrets.valid(a.Cookie, from, now) {
 		if !g.answers.Allow(from.Addr(), now) {
 			return g.drop(reasonOverAnswer), nil
 		}
 		g.count(reasonNoCookie)
-		reply := CookieReply{Nonce: Nonce(pkt[2+CookieSize:]), Cookie: g.secrets.cookie(from, now)}
+		reply := CookieReply{Nonce: a.Nonce, Cookie: g.secrets.cookie(from, now)}
 		return Answered, reply.AppendEncode(buf)
 	}
 	if !g.verify.Allow(from.Addr(), now) {

@@ -212,6 +212,7 @@ func BenchmarkGateScreen(b *testing.B) {
 		sources int // distinct senders, round robin: 1 spends its budget at once
 	}{
 		{"garbage", []byte{0xf6, 0x77, 1, 2, 3}, 1},
+		{"join-too-short", []byte{0xf6, byte(MsgJoin), 1, 2, 3}, 1},
 		{"join-no-cookie-answered", forged, 1 << 20},
 		{"join-no-cookie-over-budget", forged, 1},
 		{"ping-answered", ping, 1 << 20},
