@@ -170,6 +170,27 @@ func newEC2Gateway(t *testing.T, text string, values map[string]string) *ec2Gate
 // sign is the two-step's offline half, as the file's header gives it: sign
 // from the config and the two public keys, then put the certificate in
 // place whole.
+// inline puts the gateway's keys and certificate crt into the user data's
+// values, base64, as the pre-generated way delivers them, and returns each
+// file's bytes by its name.
+func (g *ec2Gateway) inline(t *testing.T, crt string, values map[string]string) map[string]string {
+	t.Helper()
+	given := map[string]string{}
+	for name, file := range map[string]string{
+		"wireguard_key_b64": filepath.Join(g.etc, "wireguard.key"),
+		"signing_key_b64":   filepath.Join(g.etc, "signing.key"),
+		"certificate_b64":   crt,
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values[name] = base64.StdEncoding.EncodeToString(b)
+		given[filepath.Base(file)] = string(b)
+	}
+	return given
+}
+
 func (g *ec2Gateway) sign(t *testing.T) string {
 	t.Helper()
 	crt := filepath.Join(g.etc, "gateway.crt")
@@ -210,18 +231,7 @@ func TestEC2BootstrapConfig(t *testing.T) {
 		// The largest user data: keys and certificate inline, base64.
 		values := ec2SampleValues()
 		g := newEC2Gateway(t, text, values)
-		crt := g.sign(t)
-		for name, file := range map[string]string{
-			"wireguard_key_b64": filepath.Join(g.etc, "wireguard.key"),
-			"signing_key_b64":   filepath.Join(g.etc, "signing.key"),
-			"certificate_b64":   crt,
-		} {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			values[name] = base64.StdEncoding.EncodeToString(b)
-		}
+		g.inline(t, g.sign(t), values)
 		if n := len(ec2Render(t, text, values)); n > ec2UserDataMax {
 			t.Errorf("rendered user data is %d bytes; EC2 takes at most %d", n, ec2UserDataMax)
 		} else {
@@ -424,20 +434,7 @@ func TestEC2BootstrapRuncmd(t *testing.T) {
 		values := ec2SampleValues()
 		values["deb_url"] = "s3://bucket/vpcmesh.deb"
 		g := newEC2Gateway(t, text, values)
-		crt := g.sign(t)
-		given := map[string]string{}
-		for name, file := range map[string]string{
-			"wireguard_key_b64": filepath.Join(g.etc, "wireguard.key"),
-			"signing_key_b64":   filepath.Join(g.etc, "signing.key"),
-			"certificate_b64":   crt,
-		} {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			values[name] = base64.StdEncoding.EncodeToString(b)
-			given[filepath.Base(file)] = string(b)
-		}
+		given := g.inline(t, g.sign(t), values)
 		fs, _, log := runEC2Userdata(t, ec2Render(t, text, values))
 		etc := filepath.Join(fs, "etc", "vpcmesh")
 		for f, want := range given {
