@@ -25,7 +25,7 @@ const (
 	DefaultStateDir      = "/var/lib/vpcmesh"
 	DefaultControlSocket = "/run/vpcmesh/vpcmesh.sock"
 	DefaultPriority      = 100
-	DefaultProbeInterval = 1000 // ms
+	DefaultProbeInterval = 200 // ms
 	DefaultProbeMisses   = 3
 	DefaultHoldDown      = 10000 // ms
 )
@@ -101,8 +101,14 @@ type Site struct {
 	// ProbeTarget is a host inside the site: a gateway that cannot reach
 	// it counts as failed for the site, and its HA partner takes over.
 	ProbeTarget netip.Addr `toml:"probe_target"`
-	Exports     []Export   `toml:"export"`
-	Members     []Member   `toml:"member"`
+	// VirtualAddress floats between the members of the site's HA group:
+	// the active one holds it on VirtualInterface and announces it by
+	// gratuitous ARP, so a LAN router's static route to it follows the
+	// active member.
+	VirtualAddress   netip.Addr `toml:"virtual_address"`
+	VirtualInterface string     `toml:"virtual_interface"` // default: the interface on the address's network
+	Exports          []Export   `toml:"export"`
+	Members          []Member   `toml:"member"`
 }
 
 // Export offers one of a site's CIDRs to a project.

@@ -98,6 +98,9 @@ func (c *checker) mesh(m *Mesh) {
 // certificate and signs its records, so it cannot start without either.
 func (c *checker) gossip(cfg *Config) {
 	for i, s := range cfg.Sites {
+		if s.VirtualAddress.IsValid() && !cfg.Gossip() {
+			c.add(indexed("site", i)+".virtual_address", "needs gossip (mesh.root_file): the HA group that moves it is formed by gossip")
+		}
 		for j, e := range s.Exports {
 			f := indexed(indexed("site", i)+".export", j) + ".mapped"
 			switch {
@@ -141,12 +144,33 @@ func (c *checker) site(f string, s *Site, pool netip.Prefix) {
 	if t := s.ProbeTarget; t.IsValid() && !slices.ContainsFunc(s.CIDRs, func(p netip.Prefix) bool { return p.Contains(t) }) {
 		c.add(f+".probe_target", "%s is not in the site's cidrs %v", t, s.CIDRs)
 	}
+	c.virtual(f, s)
 	cidrs := usableAll(s.CIDRs)
 	for j, e := range s.Exports {
 		c.export(indexed(f+".export", j), e, cidrs, pool)
 	}
 	for j, m := range s.Members {
 		c.member(indexed(f+".member", j), m, cidrs)
+	}
+}
+
+// virtual checks a site's floating address: an IPv4 host address in the
+// site, on an interface that could exist.
+func (c *checker) virtual(f string, s *Site) {
+	v := s.VirtualAddress
+	switch {
+	case !v.IsValid():
+		if s.VirtualInterface != "" {
+			c.add(f+".virtual_interface", "set without site.virtual_address")
+		}
+		return
+	case !v.Is4():
+		c.add(f+".virtual_address", "%s: IPv4 only (the address is announced by ARP)", v)
+	case !slices.ContainsFunc(s.CIDRs, func(p netip.Prefix) bool { return p.Contains(v) }):
+		c.add(f+".virtual_address", "%s is not in the site's cidrs %v: it must be an address of the LAN the router reaches", v, s.CIDRs)
+	}
+	if n := s.VirtualInterface; n != "" && (len(n) > 15 || strings.ContainsAny(n, "/ \t")) {
+		c.add(f+".virtual_interface", "%q is not an interface name", n)
 	}
 }
 

@@ -44,6 +44,7 @@ type Gateway struct {
 	health  *health               // probes through the tunnels; nil unless gossip is on
 	paths   *paths                // direct or relayed, per NATed pair; nil unless gossip is on
 	sites   *siteCheck            // pings the sites' probe targets; nil when none
+	float   *floating             // the HA sites' floating LAN addresses
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
 	stopBg  context.CancelFunc
@@ -114,7 +115,8 @@ func Start(ctx context.Context, cfg *configs.Config, resolve Resolver, log *slog
 	} else if n > 0 {
 		log.Info("removed stale rules from an earlier run", "count", n)
 	}
-	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key}
+	g := &Gateway{log: log, resolve: resolve, cfg: cfg, mtu: tunnelMTU(cfg.Node.MTU, log), wgKey: key,
+		float: newFloating(log.With("subsystem", "ha"))}
 	g.bg, g.stopBg = context.WithCancel(context.Background())
 	g.started = time.Now()
 	if g.dev, err = g.openDevice(); err != nil {
@@ -205,7 +207,7 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 	}
 	n := g.cfg.Node
 	h, err := startHealth(n.OverlayAddress, time.Duration(n.ProbeIntervalMS)*time.Millisecond, n.ProbeMisses,
-		time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal, g.log.With("subsystem", "health"))
+		time.Duration(n.HoldDownMS)*time.Millisecond, g.members.signal, g.tunnelRx, g.log.With("subsystem", "health"))
 	if err != nil {
 		return fmt.Errorf("health probes on %s: %w", n.OverlayAddress, err)
 	}
@@ -296,6 +298,10 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	if diff.Added+diff.Removed > 0 {
 		g.log.Info("routes synced", "added", diff.Added, "removed", diff.Removed)
 	}
+	settling := time.Since(g.started) < time.Duration(cfg.Node.HoldDownMS)*time.Millisecond
+	wants, fw := floatWants(cfg, v, settling, g.sites.down(), g.health.anyAnswering(), g.float.ifaceFor)
+	g.float.apply(wants)
+	warnings = append(warnings, fw...)
 	g.countFailovers(d.HA)
 	g.desired, g.policy, g.warnings, g.synced = d, policy, warnings, time.Now()
 	return err
@@ -410,8 +416,9 @@ func (g *Gateway) Close() error {
 		c.stop()
 	}
 	if g.health != nil {
-		g.health.stop()
+		g.health.stop() // its goodbye first: the partner takes the address over at once
 	}
+	g.float.close()
 	g.sites.stop()
 	g.stopGossip()
 	g.dev.Close()

@@ -392,14 +392,70 @@ func (g *Gateway) view() View {
 		v.Paths = g.paths.endpoints()
 	}
 	if g.health != nil {
-		targets := map[netip.Addr]string{}
-		for _, n := range nodes {
-			targets[n.Overlay] = n.Name
-		}
-		g.health.setTargets(targets)
+		g.health.setTargets(probeTargets(g.cfg, nodes))
 		v.Down = g.health.down()
 	}
 	return v
+}
+
+// probeTargets are the gateways to probe: fast those an HA decision here
+// depends on, slowly the others. A member of an HA group (a site more than
+// one gateway serves) counts when its site is one of this gateway's own
+// (its partner) or shares a project with one of them (this gateway routes
+// to it); an HA group of other projects is none of its business. Relays
+// count too.
+func probeTargets(cfg *configs.Config, nodes []*discovery.Node) map[netip.Addr]probeTarget {
+	servers := map[string]int{}
+	own, mine := map[string]bool{}, map[string]bool{}
+	for _, s := range cfg.Sites {
+		servers[s.Name]++
+		own[s.Name] = true
+		for _, e := range s.Exports {
+			mine[e.Project] = true
+		}
+		for _, m := range s.Members {
+			mine[m.Project] = true
+		}
+	}
+	for _, n := range nodes {
+		for _, s := range n.Sites {
+			servers[s.Name]++
+		}
+	}
+	relevant := func(s cert.Site) bool {
+		if servers[s.Name] < 2 {
+			return false
+		}
+		return own[s.Name] || slices.ContainsFunc(s.Exports, func(e cert.Export) bool { return mine[e.Project] }) ||
+			slices.ContainsFunc(s.Members, func(p string) bool { return mine[p] })
+	}
+	targets := map[netip.Addr]probeTarget{}
+	for _, n := range nodes {
+		// A relay's health decides which relayed paths move: fast too.
+		targets[n.Overlay] = probeTarget{name: n.Name, fast: n.Relay || slices.ContainsFunc(n.Sites, relevant)}
+	}
+	return targets
+}
+
+// tunnelRx is the byte count received through each gateway's tunnel, by
+// overlay address: data that proves a gateway alive when its probes are
+// lost on a saturated path.
+func (g *Gateway) tunnelRx() map[netip.Addr]uint64 {
+	peers, err := g.dev.Status()
+	if err != nil {
+		return nil
+	}
+	rx := make(map[tunnel.Key]uint64, len(peers))
+	for _, p := range peers {
+		rx[p.PublicKey] = p.RxBytes
+	}
+	out := make(map[netip.Addr]uint64, len(peers))
+	for _, n := range g.members.gossip.Nodes() {
+		if k, err := tunnel.ParseKey(n.WireGuardKey); err == nil {
+			out[n.Overlay] = rx[k]
+		}
+	}
+	return out
 }
 
 // kickIfDown restarts the handshake with a gateway that has just admitted

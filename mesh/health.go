@@ -2,9 +2,9 @@ package mesh
 
 // Health from the data plane (docs/ARCHITECTURE.md, Health): every gateway
 // answers small UDP probes on its overlay address and probes every other
-// gateway through its tunnel. A gateway is down after a few unanswered
-// probes, whatever memberlist thinks; an HA group's best healthy member
-// carries its site. The probe socket is bound to the tunnel device as well as
+// gateway through its tunnel. A gateway is down after its detection time
+// without a sign of life (liveness.go), whatever memberlist thinks; an HA
+// group's best healthy member carries its site. The probe socket is bound to the tunnel device as well as
 // to the overlay address: Linux takes a packet for a local address on any
 // interface, and only what came out of the tunnel has a sender WireGuard
 // vouches for.
@@ -17,7 +17,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpcmesh/vpcmesh/discovery"
@@ -29,36 +31,57 @@ const HealthPort = 7947
 const (
 	probeAsk   = 'P'
 	probeReply = 'R'
+	probeBye   = 'B' // the sender stops cleanly
 )
 
 type health struct {
-	conn     *net.UDPConn
-	interval time.Duration
-	misses   int
-	holdDown time.Duration
-	changed  func()
-	log      *slog.Logger
-	done     chan struct{}
+	conn    *net.UDPConn
+	changed func()
+	rx      func() map[netip.Addr]uint64 // bytes received per tunnel, by overlay address
+	log     *slog.Logger
+	done    chan struct{}
 
-	mu    sync.Mutex
-	peers map[netip.Addr]*peerHealth
-	seq   uint32
+	sent, replies atomic.Uint64 // probes sent, replies taken
+
+	mu   sync.Mutex
+	live *liveness
 }
 
-// forgetAfter is how long the health of a gateway that left the view is
-// kept: back within it, a failed one still serves its hold-down.
-const forgetAfter = 10 * time.Minute
-
-type peerHealth struct {
-	name         string
-	gone         time.Time // left the view then; zero while probed
-	unanswered   int       // probes sent since the last reply
-	down         bool      // counted as failed for HA
-	healthySince time.Time // replies since then, while down: the hold-down runs
-	everUp       bool      // it has answered a probe
+// HealthStats is what status shows of the health probes.
+type HealthStats struct {
+	ProbesSent  uint64   `json:"probes_sent"`
+	Replies     uint64   `json:"replies"`
+	FastTargets int      `json:"fast_targets"` // probed every probe_interval_ms: HA groups' members
+	SlowTargets int      `json:"slow_targets"` // probed every 2 s
+	Down        []string `json:"down,omitempty"`
 }
 
-func startHealth(overlay netip.Addr, interval time.Duration, misses int, holdDown time.Duration, changed func(), log *slog.Logger) (*health, error) {
+// stats reads the counters and the targets.
+func (h *health) stats() *HealthStats {
+	if h == nil {
+		return nil
+	}
+	st := &HealthStats{ProbesSent: h.sent.Load(), Replies: h.replies.Load()}
+	h.mu.Lock()
+	for _, p := range h.live.peers {
+		switch {
+		case !p.gone.IsZero():
+		case p.fast:
+			st.FastTargets++
+		default:
+			st.SlowTargets++
+		}
+	}
+	for name := range h.live.downNames() {
+		st.Down = append(st.Down, name)
+	}
+	h.mu.Unlock()
+	slices.Sort(st.Down)
+	return st
+}
+
+func startHealth(overlay netip.Addr, interval time.Duration, misses int, holdDown time.Duration, changed func(),
+	rx func() map[netip.Addr]uint64, log *slog.Logger) (*health, error) {
 	dev, err := deviceWith(overlay)
 	if err != nil {
 		return nil, err
@@ -68,11 +91,10 @@ func startHealth(overlay netip.Addr, interval time.Duration, misses int, holdDow
 	if err != nil {
 		return nil, err
 	}
-	conn := pc.(*net.UDPConn)
-	h := &health{conn: conn, interval: interval, misses: misses, holdDown: holdDown, changed: changed, log: log,
-		done: make(chan struct{}), peers: map[netip.Addr]*peerHealth{}}
+	h := &health{conn: pc.(*net.UDPConn), changed: changed, rx: rx, log: log, done: make(chan struct{}),
+		live: newLiveness(interval, misses, holdDown)}
 	go h.serve()
-	go h.probeLoop()
+	go h.probeLoop(interval)
 	return h, nil
 }
 
@@ -99,62 +121,43 @@ func deviceWith(addr netip.Addr) (string, error) {
 	return "", fmt.Errorf("no interface holds %s", addr)
 }
 
-// setTargets makes the probed gateways the given ones (overlay → name).
-func (h *health) setTargets(targets map[netip.Addr]string) {
+// setTargets makes the probed gateways the given ones.
+func (h *health) setTargets(targets map[netip.Addr]probeTarget) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	for a, p := range h.peers {
-		switch _, ok := targets[a]; {
-		case ok:
-		case p.gone.IsZero():
-			p.gone = now
-		case now.Sub(p.gone) > forgetAfter:
-			delete(h.peers, a)
-		}
-	}
-	for a, name := range targets {
-		if p, ok := h.peers[a]; ok {
-			// Back in the view, its count starts again; still in it, the
-			// misses counted stand: the view is computed at every
-			// membership event, and a busy mesh would otherwise keep a
-			// gateway that answers nothing from ever being down.
-			if !p.gone.IsZero() {
-				p.gone, p.unanswered = time.Time{}, 0
-			}
-			p.name = name
-		} else {
-			h.peers[a] = &peerHealth{name: name}
-		}
-	}
+	h.live.setTargets(targets, time.Now())
 }
 
-// down names the gateways counted as failed: those that missed more than
-// misses probes in a row, whether or not they ever answered one. One that
-// never answers must not carry an HA group's site: it would hold it for
-// good.
+// down names the gateways counted as failed.
 func (h *health) down() map[string]bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := map[string]bool{}
-	for _, p := range h.peers {
-		if p.down && p.gone.IsZero() {
-			out[p.name] = true
-		}
-	}
-	return out
+	return h.live.downNames()
 }
 
-// answering says whether the gateway at overlay is probed and answers:
-// it has answered, and not missed enough probes since to be down.
+// answering says whether the gateway at overlay is probed and answers.
 func (h *health) answering(overlay netip.Addr) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	p := h.peers[overlay]
-	return p != nil && p.gone.IsZero() && p.everUp && !p.down
+	return h.live.answering(overlay)
 }
 
-// serve answers probes and takes replies.
+// anyAnswering says whether some gateway answers this one's probes.
+func (h *health) anyAnswering() bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for a := range h.live.peers {
+		if h.live.answering(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// serve answers probes and takes replies and goodbyes.
 func (h *health) serve() {
 	buf := make([]byte, 64)
 	for {
@@ -168,95 +171,85 @@ func (h *health) serve() {
 		if n != 5 {
 			continue
 		}
+		seq, src := binary.BigEndian.Uint32(buf[1:5]), from.Addr().Unmap()
+		var flips []flip
 		switch buf[0] {
 		case probeAsk:
 			buf[0] = probeReply
 			h.conn.WriteToUDPAddrPort(buf[:5], from)
+			continue
 		case probeReply:
-			h.replied(from.Addr().Unmap(), binary.BigEndian.Uint32(buf[1:5]))
+			h.replies.Add(1)
+			h.mu.Lock()
+			flips = h.live.reply(src, seq, time.Now())
+			h.mu.Unlock()
+		case probeBye:
+			h.mu.Lock()
+			flips = h.live.bye(src)
+			h.mu.Unlock()
 		}
+		h.report(flips)
 	}
 }
 
-func (h *health) replied(from netip.Addr, seq uint32) {
-	h.mu.Lock()
-	p := h.peers[from]
-	if p == nil || seq+1 < h.seq { // a reply to a probe long gone says little
-		h.mu.Unlock()
-		return
+// report logs what changed and lets the reconciler recompute.
+func (h *health) report(flips []flip) {
+	for _, f := range flips {
+		switch {
+		case f.down && f.silent == 0:
+			h.log.Info("gateway stopping: it said goodbye", "gateway", f.name)
+		case f.down:
+			h.log.Warn("gateway down: no probe answered and no data through its tunnel", "gateway", f.name,
+				"silent", f.silent.Round(time.Millisecond), "ever_answered", f.everUp)
+		case f.holdDown:
+			h.log.Info("gateway healthy again", "gateway", f.name, "hold_down", h.live.holdDown)
+		default:
+			h.log.Info("gateway answers probes at last", "gateway", f.name)
+		}
 	}
-	p.unanswered = 0
-	now := time.Now()
-	flipped := false
-	switch {
-	case !p.everUp && p.down:
-		// Its first answer: it had not failed, only never been heard
-		// through its tunnel, and there is no hold-down to serve.
-		p.down, flipped = false, true
-		h.log.Info("gateway answers probes at last", "gateway", p.name)
-	case p.down && p.healthySince.IsZero():
-		p.healthySince = now
-	}
-	p.everUp = true
-	if p.down && !p.healthySince.IsZero() && now.Sub(p.healthySince) >= h.holdDown {
-		p.down, p.healthySince, flipped = false, time.Time{}, true
-		h.log.Info("gateway healthy again", "gateway", p.name, "hold_down", h.holdDown)
-	}
-	h.mu.Unlock()
-	if flipped {
+	if len(flips) > 0 {
 		h.changed()
 	}
 }
 
-// probeLoop sends a probe to every target each interval.
-func (h *health) probeLoop() {
-	t := time.NewTicker(h.interval)
+// probeLoop starts a round every interval.
+func (h *health) probeLoop(interval time.Duration) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	msg := []byte{probeAsk, 0, 0, 0, 0}
 	for {
 		select {
 		case <-h.done:
 			return
 		case <-t.C:
 		}
-		targets, msg, flipped := h.round()
+		h.mu.Lock()
+		targets, seq, flips := h.live.round(time.Now(), h.rx)
+		h.mu.Unlock()
+		binary.BigEndian.PutUint32(msg[1:], seq)
 		for _, a := range targets {
 			h.conn.WriteToUDPAddrPort(msg, netip.AddrPortFrom(a, HealthPort))
 		}
-		if flipped {
-			h.changed()
-		}
+		h.sent.Add(uint64(len(targets)))
+		h.report(flips)
 	}
 }
 
-// round counts the probes of the last round that went unanswered and
-// returns the targets of the next one, its message, and whether a gateway
-// went down.
-func (h *health) round() (targets []netip.Addr, msg []byte, flipped bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seq++
-	msg = []byte{probeAsk, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(msg[1:], h.seq)
-	for a, p := range h.peers {
-		if !p.gone.IsZero() {
-			continue
-		}
-		targets = append(targets, a)
-		p.unanswered++
-		// One that never answered is down after as many probes as one
-		// that did: it must not keep an HA group's site.
-		if p.unanswered > h.misses && !p.down {
-			p.down, p.healthySince, flipped = true, time.Time{}, true
-			h.log.Warn("gateway down: probes through its tunnel unanswered", "gateway", p.name, "missed", h.misses, "ever_answered", p.everUp)
-		}
-		if p.down && p.unanswered > 1 {
-			p.healthySince = time.Time{} // the hold-down starts again
-		}
-	}
-	return targets, msg, flipped
-}
-
+// stop says goodbye to every probed gateway, so that an HA partner takes
+// over at once instead of after its detection time, and closes the socket.
 func (h *health) stop() {
 	close(h.done)
+	h.mu.Lock()
+	var targets []netip.Addr
+	for a, p := range h.live.peers {
+		if p.gone.IsZero() {
+			targets = append(targets, a)
+		}
+	}
+	h.mu.Unlock()
+	bye := []byte{probeBye, 0, 0, 0, 0}
+	for _, a := range targets {
+		h.conn.WriteToUDPAddrPort(bye, netip.AddrPortFrom(a, HealthPort))
+	}
 	h.conn.Close()
 }

@@ -1,8 +1,6 @@
 package mesh
 
 import (
-	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
@@ -28,13 +26,13 @@ func TestHAHigherPriorityNeverAnswered(t *testing.T) {
 	a1 := node(t, nodeSpec{"gw-a1", "vpc-a", 200, "100.96.0.2", []string{"alpha=100.100.1.0/24"}, ""})
 	a2 := node(t, nodeSpec{"gw-a2", "vpc-a", 100, "100.96.0.5", []string{"alpha=100.100.1.0/24"}, ""})
 	const misses = 3
-	h := &health{misses: misses, holdDown: time.Hour, changed: func() {}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		peers: map[netip.Addr]*peerHealth{}}
-	targets := map[netip.Addr]string{a1.Overlay: a1.Name, a2.Overlay: a2.Name}
-	h.setTargets(targets)
+	h := newLiveness(200*time.Millisecond, misses, time.Hour)
+	now := time.Unix(1e9, 0)
+	targets := map[netip.Addr]probeTarget{a1.Overlay: {a1.Name, true}, a2.Overlay: {a2.Name, true}}
+	h.setTargets(targets, now)
 
 	carrier := func() string {
-		r := fromView(cfg, View{Nodes: []*discovery.Node{a1, a2}, Down: h.down()})
+		r := fromView(cfg, View{Nodes: []*discovery.Node{a1, a2}, Down: h.downNames()})
 		for _, p := range r.peers {
 			if slices.Contains(p.AllowedIPs, netip.MustParsePrefix("100.100.1.0/24")) {
 				return r.names[p.PublicKey]
@@ -51,48 +49,31 @@ func TestHAHigherPriorityNeverAnswered(t *testing.T) {
 	// gw-a2 answers every probe, gw-a1 none. The view is computed again
 	// between probes (any membership event does it): that must not wipe
 	// out the misses counted.
-	for range misses + 1 {
-		h.round()
-		h.replied(a2.Overlay, h.seq)
-		h.setTargets(targets)
+	for range misses + 2 {
+		now = now.Add(h.interval)
+		_, seq, _ := h.round(now, nil)
+		h.reply(a2.Overlay, seq, now.Add(time.Millisecond))
+		h.setTargets(targets, now)
 	}
-	if d := h.down(); !d["gw-a1"] || d["gw-a2"] {
+	if d := h.downNames(); !d["gw-a1"] || d["gw-a2"] {
 		t.Errorf("after %d probes, gw-a1 never answering, gw-a2 every time: down %v, want gw-a1 alone", misses+1, d)
 	}
 	if got := carrier(); got != "gw-a2" {
 		t.Errorf("%s carries the site, want gw-a2: gw-a1 has never answered a probe", got)
 	}
-	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: h.down()}, time.Time{}, nil) {
+	if !activeForSites(self, View{Nodes: []*discovery.Node{a1}, Down: h.downNames()}, time.Time{}, nil) {
 		t.Error("gw-a2 not active while gw-a1, of higher priority, has never answered a probe")
 	}
 
 	// gw-a1's first answer: eligible again at once, no hold-down.
-	h.round()
-	h.replied(a1.Overlay, h.seq)
-	h.replied(a2.Overlay, h.seq)
-	if d := h.down(); len(d) != 0 {
+	now = now.Add(h.interval)
+	_, seq, _ := h.round(now, nil)
+	h.reply(a1.Overlay, seq, now.Add(time.Millisecond))
+	h.reply(a2.Overlay, seq, now.Add(time.Millisecond))
+	if d := h.downNames(); len(d) != 0 {
 		t.Errorf("gw-a1 answered its first probe: down %v, want none", d)
 	}
 	if got := carrier(); got != "gw-a1" {
 		t.Errorf("%s carries the site once gw-a1 answers, want gw-a1", got)
-	}
-}
-
-// A member that answered and then stops is down after misses probes, the
-// view computed again between them or not.
-func TestHealthDownDespiteViewUpdates(t *testing.T) {
-	a := netip.MustParseAddr("100.96.0.2")
-	h := &health{misses: 3, holdDown: time.Hour, changed: func() {}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		peers: map[netip.Addr]*peerHealth{}}
-	targets := map[netip.Addr]string{a: "gw-a1"}
-	h.setTargets(targets)
-	h.round()
-	h.replied(a, h.seq)
-	for range h.misses + 1 {
-		h.round()
-		h.setTargets(targets)
-	}
-	if !h.down()["gw-a1"] {
-		t.Errorf("gw-a1 missed %d probes in a row: not down", h.misses+1)
 	}
 }

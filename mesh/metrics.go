@@ -35,6 +35,8 @@ var (
 	descUp        = prometheus.NewDesc("vpcmesh_status_up", "1 when the last scrape could read the device and the kernel.", nil, nil)
 	descFailovers = prometheus.NewDesc("vpcmesh_ha_failovers_total", "Changes of the member carrying an HA site, seen from here.", []string{"site"}, nil)
 	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
+	descVirtual   = prometheus.NewDesc("vpcmesh_virtual_address_held", "1 while this gateway holds its site's floating address (site.virtual_address).", []string{"site", "address"}, nil)
+	descProbes    = prometheus.NewDesc("vpcmesh_health_probes_total", "Health probes through the tunnels, sent and answered.", []string{"result"}, nil)
 	descPath      = prometheus.NewDesc("vpcmesh_peer_path", "1 for the path the tunnel to the peer takes: direct, or relayed via a gateway.", []string{"peer", "path", "via"}, nil)
 	descRelayed   = prometheus.NewDesc("vpcmesh_relay_packets_total", "Tunnel packets this relay was asked to forward for others, by result.", []string{"result"}, nil)
 	descBuildInfo = prometheus.NewDesc("vpcmesh_build_info", "Always 1: the gateway binary's version and the Go version that built it.", []string{"version", "goversion"}, nil)
@@ -73,7 +75,7 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descPath, descRelayed, descAuthExp, descBuildInfo} {
+		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descVirtual, descProbes, descPath, descRelayed, descAuthExp, descBuildInfo} {
 		ch <- d
 	}
 }
@@ -121,6 +123,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if h.Active != "" {
 			ch <- gauge(descHAActive, 1, h.Site, h.Active)
 		}
+	}
+	if h := st.Health; h != nil {
+		ch <- counter(descProbes, float64(h.ProbesSent), "sent")
+		ch <- counter(descProbes, float64(h.Replies), "answered")
+	}
+	for _, v := range st.Virtual {
+		held := 0.0
+		if v.Held {
+			held = 1
+		}
+		ch <- gauge(descVirtual, held, v.Site, v.Address)
 	}
 	if st.Gossip != nil {
 		ch <- gauge(descMembers, float64(len(st.Gossip.Members)))

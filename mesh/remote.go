@@ -319,18 +319,27 @@ func cmpBool(a, b bool) int {
 // leave the site to nobody for a whole hold-down.
 func activeForSites(cfg *configs.Config, v View, settlingSince time.Time, ownDown []string) bool {
 	for _, s := range cfg.Sites {
-		if slices.Contains(ownDown, s.Name) {
+		if !activeFor(cfg, s, v, settlingSince, ownDown) {
 			return false
 		}
-		for _, n := range v.Nodes {
-			if v.Down[n.Name] || slices.Contains(n.SitesDown, s.Name) {
-				continue
-			}
-			for _, ns := range n.Sites {
-				upBefore := !settlingSince.IsZero() && n.Version < uint64(settlingSince.UnixNano())
-				if ns.Name == s.Name && (upBefore || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
-					return false
-				}
+	}
+	return true
+}
+
+// activeFor says whether this gateway carries the site s, by the rules of
+// activeForSites.
+func activeFor(cfg *configs.Config, s configs.Site, v View, settlingSince time.Time, ownDown []string) bool {
+	if slices.Contains(ownDown, s.Name) {
+		return false
+	}
+	for _, n := range v.Nodes {
+		if v.Down[n.Name] || slices.Contains(n.SitesDown, s.Name) {
+			continue
+		}
+		for _, ns := range n.Sites {
+			upBefore := !settlingSince.IsZero() && n.Version < uint64(settlingSince.UnixNano())
+			if ns.Name == s.Name && (upBefore || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
+				return false
 			}
 		}
 	}

@@ -32,8 +32,10 @@ type Status struct {
 	Gossip         *GossipStats    `json:"gossip,omitempty"` // absent when gossip is off
 	NAT            string          `json:"nat,omitempty"`    // this gateway's NAT behaviour, as far as known
 	Conflicts      []string        `json:"conflicts,omitempty"`
-	HA             []HAStatus      `json:"ha,omitempty"`    // remote sites served by several gateways
-	Relay          *RelayStats     `json:"relay,omitempty"` // present when this gateway relays
+	HA             []HAStatus      `json:"ha,omitempty"`      // remote sites served by several gateways
+	Virtual        []VirtualStatus `json:"virtual,omitempty"` // this gateway's sites' floating addresses
+	Health         *HealthStats    `json:"health,omitempty"`  // the probes through the tunnels; absent when gossip is off
+	Relay          *RelayStats     `json:"relay,omitempty"`   // present when this gateway relays
 	LastSync       time.Time       `json:"last_sync"`
 	Warnings       []string        `json:"warnings,omitempty"`
 }
@@ -133,7 +135,7 @@ func (g *Gateway) Status() (Status, error) {
 		Peers:          []PeerStatus{},
 		Routes:         []string{},
 	}
-	st.Conflicts, st.HA = d.Conflicts, ha
+	st.Conflicts, st.HA, st.Virtual, st.Health = d.Conflicts, ha, g.float.status(), g.health.stats()
 	if cfg.Node.Relay {
 		f, r, _ := g.dev.RelayStats()
 		st.Relay = &RelayStats{Forwarded: f, Refused: r}

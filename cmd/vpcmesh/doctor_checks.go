@@ -38,6 +38,7 @@ func localDoctor(file string) doctor.Doctor {
 	checks = append(checks, rpFilterChecks(cfg)...)
 	checks = append(checks, tunCheck, portCheck(cfg.Node), mtuCheck(cfg.Node.MTU))
 	if err == nil {
+		checks = append(checks, virtualChecks(cfg)...)
 		checks = append(checks, ec2Checks(cfg)...)
 	}
 	return doctor.Doctor{Checks: checks}

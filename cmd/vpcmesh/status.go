@@ -135,6 +135,10 @@ func printStatus(w io.Writer, st mesh.Status) {
 			}
 		}
 	}
+	if h := st.Health; h != nil {
+		fmt.Fprintf(w, "health probes: %d gateways every probe interval (HA), %d every 2 s; %d sent, %d answered; down: %s\n",
+			h.FastTargets, h.SlowTargets, h.ProbesSent, h.Replies, orDash(strings.Join(h.Down, ", ")))
+	}
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "conflict: %s\n", c)
 	}
@@ -156,6 +160,17 @@ func printStatus(w io.Writer, st mesh.Status) {
 			fmt.Fprintf(w, ", last %s", h.LastFailover.Format(time.RFC3339))
 		}
 		fmt.Fprintln(w)
+	}
+	for _, v := range st.Virtual {
+		switch {
+		case v.Held:
+			fmt.Fprintf(w, "virtual address %s (site %s): held here on %s since %s\n", v.Address, v.Site, v.Interface, v.Since.Format(time.RFC3339))
+		default:
+			fmt.Fprintf(w, "virtual address %s (site %s): held by %s, not here\n", v.Address, v.Site, orDash(v.Holder))
+		}
+		if v.Error != "" {
+			fmt.Fprintf(w, "virtual address %s (site %s): %s\n", v.Address, v.Site, v.Error)
+		}
 	}
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
