@@ -393,6 +393,14 @@ func (g *Gateway) holdPaths(chosen map[string]netip.AddrPort, peers []tunnel.Pee
 		if ep, ok := chosen[names[p.PublicKey]]; ok && p.Endpoint != ep {
 			if err := g.dev.SetEndpoint(p.PublicKey, ep); err != nil {
 				g.log.Debug("endpoint not held", "gateway", names[p.PublicKey], "err", err)
+				continue
+			}
+			// No session yet: WireGuard would try the new endpoint only
+			// at its next handshake retry, up to 5 s away; start one now.
+			if p.LastHandshake.IsZero() || time.Since(p.LastHandshake) > staleHandshake {
+				if err := g.dev.Rehandshake(p.PublicKey); err != nil {
+					g.log.Debug("handshake restart", "gateway", names[p.PublicKey], "err", err)
+				}
 			}
 		}
 	}
