@@ -14,9 +14,15 @@ var seqRE = regexp.MustCompile(`icmp_seq=(\d+)`)
 // after delay, and returns the longest run of lost replies as a duration:
 // the interruption a failover caused, as a user's ping would show it.
 func (n *NS) PingStream(ctx context.Context, dst string, count int, delay time.Duration, event func()) time.Duration {
+	return n.PingStreamEvery(ctx, dst, 100*time.Millisecond, count, delay, event)
+}
+
+// PingStreamEvery is PingStream with a ping every interval (root may go
+// below ping's 200 ms floor for users).
+func (n *NS) PingStreamEvery(ctx context.Context, dst string, every time.Duration, count int, delay time.Duration, event func()) time.Duration {
 	out := make(chan string, 1)
 	go func() {
-		o, _ := n.Exec(ctx, "ping", "-n", "-i", "0.1", "-W", "1", "-c", strconv.Itoa(count), dst)
+		o, _ := n.Exec(ctx, "ping", "-n", "-i", strconv.FormatFloat(every.Seconds(), 'f', 3, 64), "-W", "1", "-c", strconv.Itoa(count), dst)
 		out <- o
 	}()
 	if event != nil {
@@ -40,5 +46,5 @@ func (n *NS) PingStream(ctx context.Context, dst string, count int, delay time.D
 		longest = max(longest, s-prev-1)
 		prev = s
 	}
-	return time.Duration(longest) * 100 * time.Millisecond
+	return time.Duration(longest) * every
 }

@@ -39,6 +39,10 @@ type TransferResult struct {
 // hashes what arrived and sends the SHA-256 back; the transfer succeeds only
 // if it matches what was sent.
 func (n *NS) TCPTransfer(ctx context.Context, server *NS, addr string, size int) (TransferResult, error) {
+	return n.tcpTransfer(ctx, server, addr, size, 0)
+}
+
+func (n *NS) tcpTransfer(ctx context.Context, server *NS, addr string, size, rate int) (TransferResult, error) {
 	var ln net.Listener
 	if err := server.Do(func() (err error) {
 		ln, err = net.Listen("tcp4", "0.0.0.0:0")
@@ -53,7 +57,7 @@ func (n *NS) TCPTransfer(ctx context.Context, server *NS, addr string, size int)
 	go serve(ctx, ln, done)
 
 	port := ln.Addr().(*net.TCPAddr).Port
-	sum, dur, mss, err := n.send(ctx, net.JoinHostPort(addr, strconv.Itoa(port)), size)
+	sum, dur, mss, err := n.send(ctx, net.JoinHostPort(addr, strconv.Itoa(port)), size, rate)
 	if err != nil {
 		cancel() // the server may still wait for it
 	}
@@ -103,7 +107,7 @@ func serve(ctx context.Context, ln net.Listener, out chan<- served) {
 
 // send dials from n, streams size random bytes, half-closes and reads the
 // server's hash. It returns the hash of what it sent.
-func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d time.Duration, mss uint32, err error) {
+func (n *NS) send(ctx context.Context, target string, size, rate int) (sum []byte, d time.Duration, mss uint32, err error) {
 	var c net.Conn
 	err = n.Do(func() (err error) {
 		// An IP literal is dialled on this goroutine, so the socket is
@@ -120,7 +124,7 @@ func (n *NS) send(ctx context.Context, target string, size int) (sum []byte, d t
 	mss = sendMSS(c)
 	start := time.Now()
 	h := sha256.New()
-	if err := writeRandom(c, h, size); err != nil {
+	if err := writeRandom(c, h, size, rate); err != nil {
 		return nil, 0, mss, ctxErr(ctx, fmt.Errorf("send: %w", err))
 	}
 	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
@@ -150,12 +154,18 @@ func sendMSS(c net.Conn) uint32 {
 
 // writeRandom writes size pseudo-random bytes to w and h. ChaCha8 seeded
 // from crypto/rand is fast enough not to limit a multi-gigabit transfer.
-func writeRandom(w io.Writer, h hash.Hash, size int) error {
+// With rate > 0 (bytes per second) it paces the writes, so that a transfer
+// spans an event instead of finishing before it.
+func writeRandom(w io.Writer, h hash.Hash, size, rate int) error {
 	var seed [32]byte
 	rand.Read(seed[:])
 	src := mrand.NewChaCha8(seed)
 	buf := make([]byte, 64<<10)
+	start, sent := time.Now(), 0
 	for size > 0 {
+		if rate > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second)))))
+		}
 		b := buf[:min(size, len(buf))]
 		src.Read(b)
 		h.Write(b)
@@ -163,6 +173,7 @@ func writeRandom(w io.Writer, h hash.Hash, size int) error {
 			return err
 		}
 		size -= len(b)
+		sent += len(b)
 	}
 	return nil
 }
@@ -185,9 +196,15 @@ type transferDone struct {
 
 // StartTransfer runs TCPTransfer in the background; Wait returns its end.
 func (n *NS) StartTransfer(ctx context.Context, server *NS, addr string, size int) *Transfer {
+	return n.StartPacedTransfer(ctx, server, addr, size, 0)
+}
+
+// StartPacedTransfer is StartTransfer sending at most rate bytes per second
+// (0: as fast as it goes).
+func (n *NS) StartPacedTransfer(ctx context.Context, server *NS, addr string, size, rate int) *Transfer {
 	t := &Transfer{done: make(chan transferDone, 1)}
 	go func() {
-		res, err := n.TCPTransfer(ctx, server, addr, size)
+		res, err := n.tcpTransfer(ctx, server, addr, size, rate)
 		t.done <- transferDone{res, err}
 	}()
 	return t

@@ -36,6 +36,8 @@ type GatewaySpec struct {
 	EC2           *EC2Spec // the [ec2] section; nil: none (mode auto)
 	Priority      int      // the site's HA priority; 0: the default
 	ProbeTarget   string   // the site's probe_target; "": none
+	// VirtualAddress is the site's floating address (virtual_address).
+	VirtualAddress string
 	// Health probing for HA; 0: the defaults.
 	ProbeIntervalMS, ProbeMisses, HoldDownMS int
 	Env                                      []string // extra environment for the process ("K=V")
@@ -187,6 +189,9 @@ priority = {{.Priority}}
 {{- end}}
 {{- if .ProbeTarget}}
 probe_target = "{{.ProbeTarget}}"
+{{- end}}
+{{- if .VirtualAddress}}
+virtual_address = "{{.VirtualAddress}}"
 {{- end}}
 {{range .Exports}}
 [[site.export]]
