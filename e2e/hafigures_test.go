@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strconv"
@@ -20,7 +21,10 @@ func TestHAFigures(t *testing.T) {
 	if runs <= 0 {
 		t.Skip("set VPCMESH_HA_RUNS to a number of rounds (e2e/ha-figures.sh)")
 	}
-	_, ctx, h := newLANHA(t)
+	_, _, h := newLANHA(t)
+	// Longer than a lab's usual three minutes: about 50 s a round.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(runs+1)*90*time.Second)
+	defer cancel()
 	must(t, h.Start(ctx))
 	sentAt := func(g *scenario.Gateway) (uint64, time.Time) {
 		st, err := g.Status(ctx)
