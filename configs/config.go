@@ -38,6 +38,7 @@ type Config struct {
 	Sites   []Site `toml:"site"`
 	Peers   []Peer `toml:"peer"`
 	EC2     EC2    `toml:"ec2"`
+	DNS     DNS    `toml:"dns"`
 	Path    string `toml:"-"` // file it was loaded from
 	// Warnings are what the file allows but should not: each a
 	// FieldError whose message starts with "warning: ", sorted by
@@ -107,7 +108,11 @@ type Site struct {
 	// active member.
 	VirtualAddress   netip.Addr `toml:"virtual_address"`
 	VirtualInterface string     `toml:"virtual_interface"` // default: the interface on the address's network
-	Exports          []Export   `toml:"export"`
+	// Resolver answers the names of the site's exports' dns_zones, asked by
+	// members elsewhere through the tunnel: IP or IP:port. On EC2 (mode
+	// "on") the VPC's resolver by default.
+	Resolver string   `toml:"resolver"`
+	Exports  []Export `toml:"export"`
 	Members          []Member   `toml:"member"`
 }
 
@@ -116,6 +121,10 @@ type Export struct {
 	Project string       `toml:"project"`
 	CIDR    netip.Prefix `toml:"cidr"`
 	Mapped  Mapped       `toml:"mapped"` // optional 1:1 translation, same length as CIDR
+	// DNSZones are the names the site's resolver answers for this export's
+	// hosts, e.g. "corp.internal": members of the project ask them through
+	// the mesh. The reverse zone of CIDR comes with them.
+	DNSZones []string `toml:"dns_zones"`
 }
 
 // Mapped is an export's wire prefix as configured: a prefix, or "auto" for
@@ -220,6 +229,39 @@ type EC2 struct {
 	// test server); IMDSEndpoint the instance metadata service's.
 	Endpoint     string `toml:"endpoint"`
 	IMDSEndpoint string `toml:"imds_endpoint"`
+}
+
+// DNS is the forwarder that answers this gateway's members: names of their
+// projects' zones asked of the exporting sites through the mesh, others of
+// Upstream.
+type DNS struct {
+	Listen       []string `toml:"listen"`        // IP:port where members ask (UDP and TCP); empty: no forwarder
+	Upstream     []string `toml:"upstream"`      // resolvers (IP or IP:port) for every other name; empty: refused
+	CacheEntries int      `toml:"cache_entries"` // answers kept, least recently used dropped first
+}
+
+// DefaultDNSCache is dns.cache_entries left out.
+const DefaultDNSCache = 10000
+
+// EC2Resolver is the resolver every EC2 instance reaches in its VPC.
+const EC2Resolver = "169.254.169.253:53"
+
+// SiteResolver is where the names of s's exports are asked: its resolver,
+// with port 53 when none is given, or on EC2 the VPC's; "" when neither.
+func (c *Config) SiteResolver(s Site) string {
+	switch {
+	case s.Resolver == "" && c.EC2.Mode == EC2On:
+		return EC2Resolver
+	case s.Resolver == "":
+		return ""
+	}
+	if ap, err := netip.ParseAddrPort(s.Resolver); err == nil {
+		return ap.String()
+	}
+	if a, err := netip.ParseAddr(s.Resolver); err == nil {
+		return netip.AddrPortFrom(a, 53).String()
+	}
+	return "" // invalid: validation says so
 }
 
 // KeepaliveFor is the persistent keepalive, in seconds, to use with p.

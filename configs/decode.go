@@ -69,7 +69,7 @@ func (ix *index) blankAt(doc []byte, off int, blanked []string) []string {
 }
 
 func decodeOnce(doc []byte) (*Config, error) {
-	cfg := &Config{Node: nodeDefaults(), EC2: EC2{Mode: EC2Auto}}
+	cfg := &Config{Node: nodeDefaults(), EC2: EC2{Mode: EC2Auto}, DNS: DNS{CacheEntries: DefaultDNSCache}}
 	dec := toml.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	return cfg, dec.Decode(cfg)

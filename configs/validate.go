@@ -30,6 +30,7 @@ func validate(cfg *Config, ix *index) []problem {
 	c.peers(cfg.Peers, cfg.Node.Name)
 	c.prefixes(cfg)
 	c.ec2(&cfg.EC2)
+	c.dns(cfg)
 	return c.probs
 }
 

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/vpcmesh/vpcmesh/discovery/cert"
 )
 
@@ -48,7 +50,22 @@ type Record struct {
 	// Relay says the node forwards tunnel packets for pairs of gateways
 	// without a direct path.
 	Relay bool `json:"relay,omitempty"`
+	// Zones are the DNS zones the node's sites answer for their exports:
+	// the export's project's members ask them through the node.
+	Zones []Zones `json:"zones,omitempty"`
 }
+
+// Zones are one export's DNS zones, the export named by its site, project
+// and wire prefix as its certificate binds them.
+type Zones struct {
+	Site    string       `json:"site"`
+	Project string       `json:"project"`
+	Wire    netip.Prefix `json:"wire"`
+	Names   []string     `json:"names"`
+}
+
+// maxZoneNames bounds one export's zones in a record.
+const maxZoneNames = 16
 
 // NAT behaviours a node announces.
 const (
@@ -176,6 +193,14 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 			return nil, refused(RefusedConstraint, fmt.Errorf("record of %q: member %s of site %q in project %q is outside the site's certified networks and projects", rec.Name, m.Wire, m.Site, m.Project))
 		}
 	}
+	for _, z := range rec.Zones {
+		if err := zonesValid(z); err != nil {
+			return nil, refused(RefusedMalformed, fmt.Errorf("record of %q: %v", rec.Name, err))
+		}
+		if !zonesAllowed(leaf.Body.Sites, z) {
+			return nil, refused(RefusedConstraint, fmt.Errorf("record of %q: DNS zones for %s of site %q in project %q, which its certificate does not export", rec.Name, z.Wire, z.Site, z.Project))
+		}
+	}
 	if rec.Relay && !leaf.Body.Relay {
 		return nil, refused(RefusedConstraint, fmt.Errorf("record of %q claims the relay role, which its certificate does not grant", rec.Name))
 	}
@@ -190,6 +215,31 @@ func Verify(root cert.Root, data []byte, now time.Time) (*Node, error) {
 		NotAfter:     leaf.Body.NotAfter,
 		Encoded:      slices.Clone(data),
 	}, nil
+}
+
+// zonesValid checks what a record says of an export's zones: a bounded
+// list of domain names.
+func zonesValid(z Zones) error {
+	if len(z.Names) == 0 || len(z.Names) > maxZoneNames {
+		return fmt.Errorf("%d DNS zones for %s: want 1 to %d", len(z.Names), z.Wire, maxZoneNames)
+	}
+	for _, n := range z.Names {
+		if labels, ok := dns.IsDomainName(n); !ok || labels < 1 || len(n) > 253 {
+			return fmt.Errorf("DNS zone %q is not a domain name", n)
+		}
+	}
+	return nil
+}
+
+// zonesAllowed reports whether z names one of the certified exports: a
+// gateway speaks for the names of what it exports, nothing else.
+func zonesAllowed(sites []cert.Site, z Zones) bool {
+	for _, s := range sites {
+		if s.Name == z.Site && slices.ContainsFunc(s.Exports, func(e cert.Export) bool { return e.Project == z.Project && e.Wire == z.Wire }) {
+			return true
+		}
+	}
+	return false
 }
 
 // memberAllowed reports whether m lies in its site's certified networks, as

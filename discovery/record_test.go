@@ -54,6 +54,14 @@ func TestRecordRefused(t *testing.T) {
 	// they would use that project's routes everywhere.
 	otherProject := sign(good, Record{Name: "gw-1", Version: 3, Members: []Member{{Site: "site-1", Project: "alpha", Wire: netip.MustParsePrefix("10.0.1.50/32")}}})
 	relay := sign(good, Record{Name: "gw-1", Version: 4, Relay: true})
+	// DNS zones for an export the certificate does not have, or no names.
+	lab := netip.MustParsePrefix("10.0.1.0/24")
+	zonesElsewhere := sign(good, Record{Name: "gw-1", Version: 5, Zones: []Zones{{Site: "site-1", Project: "beta", Wire: lab, Names: []string{"corp.internal"}}}})
+	zonesBadName := sign(good, Record{Name: "gw-1", Version: 6, Zones: []Zones{{Site: "site-1", Project: "lab", Wire: lab, Names: []string{"corp..internal"}}}})
+	zonesTooMany := sign(good, Record{Name: "gw-1", Version: 7, Zones: []Zones{{Site: "site-1", Project: "lab", Wire: lab, Names: make([]string, 17)}}})
+	if n, err := Verify(m.root, sign(good, Record{Name: "gw-1", Version: 8, Zones: []Zones{{Site: "site-1", Project: "lab", Wire: lab, Names: []string{"corp.internal"}}}}), time.Now()); err != nil || len(n.Zones) != 1 {
+		t.Fatalf("zones of its own export refused: %v", err)
+	}
 
 	cases := []struct {
 		name   string
@@ -67,6 +75,9 @@ func TestRecordRefused(t *testing.T) {
 		{"member outside the certified site", outside, time.Now(), RefusedConstraint},
 		{"member in a project the site is not in", otherProject, time.Now(), RefusedConstraint},
 		{"relay role the certificate does not grant", relay, time.Now(), RefusedConstraint},
+		{"DNS zones of an export it does not have", zonesElsewhere, time.Now(), RefusedConstraint},
+		{"DNS zone that is no domain name", zonesBadName, time.Now(), RefusedMalformed},
+		{"17 DNS zones", zonesTooMany, time.Now(), RefusedMalformed},
 		{"truncated", valid[:len(valid)-1], time.Now(), RefusedMalformed},
 		{"empty", nil, time.Now(), RefusedMalformed},
 	}
