@@ -45,6 +45,7 @@ type Gateway struct {
 	paths   *paths                // direct or relayed, per NATed pair; nil unless gossip is on
 	sites   *siteCheck            // pings the sites' probe targets; nil when none
 	float   *floating             // the HA sites' floating LAN addresses
+	names   *dnsServers           // names for members and for other gateways; nil when not configured
 	cloud   atomic.Pointer[cloud] // nil off EC2 (and until detected)
 	bg      context.Context       // background work's lifetime: ends at Close
 	stopBg  context.CancelFunc
@@ -226,6 +227,9 @@ func (g *Gateway) up(ctx context.Context, id *discovery.Identity, root cert.Root
 	for _, w := range expiryWarnings(id.Chain, time.Now()) {
 		g.log.Warn(w)
 	}
+	if g.names, err = startDNS(g.cfg, g.dev.Name(), g.log.With("subsystem", "dns")); err != nil {
+		return err
+	}
 	g.paths = newPaths(g.log.With("subsystem", "paths"))
 	go g.pathLoop()
 	// The end of the start's hold-down may make this gateway active.
@@ -302,6 +306,7 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	wants, fw := floatWants(cfg, v, settling, g.sites.down(), g.health.anyAnswering(), g.float.ifaceFor)
 	g.float.apply(wants)
 	warnings = append(warnings, fw...)
+	g.names.set(namesFrom(cfg, v, d))
 	g.countFailovers(d.HA)
 	g.desired, g.policy, g.warnings, g.synced = d, policy, warnings, time.Now()
 	return err
@@ -403,6 +408,10 @@ func restartOnly(old, new *configs.Config) error {
 		return errors.New("node.mtu changed: restart needed")
 	case o.OverlayAddress != n.OverlayAddress:
 		return errors.New("node.overlay_address changed: restart needed")
+	case !slices.Equal(old.DNS.Listen, new.DNS.Listen):
+		return errors.New("dns.listen changed: restart needed")
+	case (len(zonesOf(old)) > 0) != (len(zonesOf(new)) > 0):
+		return errors.New("dns_zones added to or removed from every export: restart needed")
 	}
 	return nil
 }
@@ -419,6 +428,7 @@ func (g *Gateway) Close() error {
 		g.health.stop() // its goodbye first: the partner takes the address over at once
 	}
 	g.float.close()
+	g.names.stop()
 	g.sites.stop()
 	g.stopGossip()
 	g.dev.Close()

@@ -574,10 +574,24 @@ func (g *Gateway) record(m *membership, leaving bool) discovery.Record {
 		rec.ENI = c.client.Instance().ENI
 	}
 	rec.SitesDown = g.sites.down()
+	rec.Zones = zonesOf(cfg)
 	m.mu.Lock()
 	rec.NAT = natBehaviour(m)
 	m.mu.Unlock()
 	return rec
+}
+
+// zonesOf lists the DNS zones of the config's exports, for the record.
+func zonesOf(cfg *configs.Config) []discovery.Zones {
+	var out []discovery.Zones
+	for _, s := range cfg.Sites {
+		for _, e := range s.Exports {
+			if len(e.DNSZones) > 0 {
+				out = append(out, discovery.Zones{Site: s.Name, Project: e.Project, Wire: e.Wire(), Names: e.DNSZones})
+			}
+		}
+	}
+	return out
 }
 
 // rejoinDue says whether the Run loop's tick at now should rejoin.

@@ -37,6 +37,7 @@ var (
 	descHAActive  = prometheus.NewDesc("vpcmesh_ha_active", "1 for the member carrying each HA site.", []string{"site", "gateway"}, nil)
 	descVirtual   = prometheus.NewDesc("vpcmesh_virtual_address_held", "1 while this gateway holds its site's floating address (site.virtual_address).", []string{"site", "address"}, nil)
 	descProbes    = prometheus.NewDesc("vpcmesh_health_probes_total", "Health probes through the tunnels, sent and answered.", []string{"result"}, nil)
+	descDNS       = prometheus.NewDesc("vpcmesh_dns_questions_total", "Members' DNS questions by outcome, and records rewritten into wire prefixes.", []string{"result"}, nil)
 	descPath      = prometheus.NewDesc("vpcmesh_peer_path", "1 for the path the tunnel to the peer takes: direct, or relayed via a gateway.", []string{"peer", "path", "via"}, nil)
 	descRelayed   = prometheus.NewDesc("vpcmesh_relay_packets_total", "Tunnel packets this relay was asked to forward for others, by result.", []string{"result"}, nil)
 	descBuildInfo = prometheus.NewDesc("vpcmesh_build_info", "Always 1: the gateway binary's version and the Go version that built it.", []string{"version", "goversion"}, nil)
@@ -75,7 +76,7 @@ type collector Gateway
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descPeerUp, descHandshake, descRx, descTx, descPackets,
-		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descVirtual, descProbes, descPath, descRelayed, descAuthExp, descBuildInfo} {
+		descRoutes, descMembers, descRefused, descDropped, descConflicts, descCertExp, descUp, descFailovers, descHAActive, descVirtual, descProbes, descDNS, descPath, descRelayed, descAuthExp, descBuildInfo} {
 		ch <- d
 	}
 }
@@ -127,6 +128,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if h := st.Health; h != nil {
 		ch <- counter(descProbes, float64(h.ProbesSent), "sent")
 		ch <- counter(descProbes, float64(h.Replies), "answered")
+	}
+	if d := st.DNS; d != nil {
+		for result, n := range map[string]uint64{"asked": d.Queries, "rewritten_records": d.Rewritten, "refused": d.Refused,
+			"malformed": d.Malformed, "upstream_error": d.UpstreamErrors, "cache_hit": d.CacheHits, "for_other_gateways": d.SiteQueries} {
+			ch <- counter(descDNS, float64(n), result)
+		}
 	}
 	for _, v := range st.Virtual {
 		held := 0.0

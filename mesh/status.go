@@ -35,6 +35,7 @@ type Status struct {
 	HA             []HAStatus      `json:"ha,omitempty"`      // remote sites served by several gateways
 	Virtual        []VirtualStatus `json:"virtual,omitempty"` // this gateway's sites' floating addresses
 	Health         *HealthStats    `json:"health,omitempty"`  // the probes through the tunnels; absent when gossip is off
+	DNS            *DNSStatus      `json:"dns,omitempty"`     // names for members; absent when not configured
 	Relay          *RelayStats     `json:"relay,omitempty"`   // present when this gateway relays
 	LastSync       time.Time       `json:"last_sync"`
 	Warnings       []string        `json:"warnings,omitempty"`
@@ -136,6 +137,7 @@ func (g *Gateway) Status() (Status, error) {
 		Routes:         []string{},
 	}
 	st.Conflicts, st.HA, st.Virtual, st.Health = d.Conflicts, ha, g.float.status(), g.health.stats()
+	st.DNS = g.names.status(cfg)
 	if cfg.Node.Relay {
 		f, r, _ := g.dev.RelayStats()
 		st.Relay = &RelayStats{Forwarded: f, Refused: r}

@@ -39,6 +39,7 @@ func localDoctor(file string) doctor.Doctor {
 	checks = append(checks, tunCheck, portCheck(cfg.Node), mtuCheck(cfg.Node.MTU))
 	if err == nil {
 		checks = append(checks, virtualChecks(cfg)...)
+		checks = append(checks, dnsChecks(cfg)...)
 		checks = append(checks, ec2Checks(cfg)...)
 	}
 	return doctor.Doctor{Checks: checks}

@@ -139,6 +139,16 @@ func printStatus(w io.Writer, st mesh.Status) {
 		fmt.Fprintf(w, "health probes: %d gateways every probe interval (HA), %d every 2 s; %d sent, %d answered; down: %s\n",
 			h.FastTargets, h.SlowTargets, h.ProbesSent, h.Replies, orDash(strings.Join(h.Down, ", ")))
 	}
+	if d := st.DNS; d != nil {
+		fmt.Fprintf(w, "dns: on %s; %d questions, %d records rewritten, %d refused, %d malformed, %d upstream errors; cache %d entries, %d hits; %d asked of this gateway's sites\n",
+			orDash(strings.Join(d.Listen, ", ")), d.Queries, d.Rewritten, d.Refused, d.Malformed, d.UpstreamErrors, d.CacheEntries, d.CacheHits, d.SiteQueries)
+		for _, z := range d.Zones {
+			fmt.Fprintf(w, "dns zone: %s\n", z)
+		}
+		for _, c := range d.Conflicts {
+			fmt.Fprintf(w, "dns: %s\n", c)
+		}
+	}
 	for _, c := range st.Conflicts {
 		fmt.Fprintf(w, "conflict: %s\n", c)
 	}
