@@ -13,7 +13,10 @@ declare -A pkgs=(
   [ip]=iproute2 [nft]=nftables [ping]=iputils-ping [traceroute]=traceroute
   [wg]=wireguard-tools [iperf3]=iperf3 [openvpn]=openvpn [conntrack]=conntrack
   [sysctl]=procps [git]=git [systemd-analyze]=systemd [dot]=graphviz
-  [lintian]=lintian [cloud-init]=cloud-init
+  [lintian]=lintian [cloud-init]=cloud-init [dig]=bind9-dnsutils
+  # dnsmasq-base: the binary alone; the dnsmasq package would start a
+  # resolver on this machine.
+  [dnsmasq]=dnsmasq-base
 )
 # cloud-init only checks the EC2 user-data example here: disabled before it is
 # installed, so that it never configures this machine at boot.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,8 +42,8 @@ func (l *Lab) cleanupScript(names []string) string {
 		fmt.Fprintf(&b, "ip netns pids %s | xargs -r kill -9\n", n)
 	}
 	l.mu.Lock()
-	for _, f := range l.files {
-		fmt.Fprintf(&b, "rm -f %s\n", shellQuote(f))
+	for _, f := range slices.Backward(l.files) {
+		fmt.Fprintf(&b, "rm -fd %s\n", shellQuote(f))
 	}
 	l.mu.Unlock()
 	for _, n := range names {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +102,7 @@ func (l *Lab) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range files {
+	for _, f := range slices.Backward(files) { // a directory after what is in it
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

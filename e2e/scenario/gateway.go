@@ -38,6 +38,10 @@ type GatewaySpec struct {
 	ProbeTarget   string   // the site's probe_target; "": none
 	// VirtualAddress is the site's floating address (virtual_address).
 	VirtualAddress string
+	// Resolver is the site's DNS server (site.resolver); DNSListen where
+	// the gateway answers its members (dns.listen).
+	Resolver  string
+	DNSListen []string
 	// Health probing for HA; 0: the defaults.
 	ProbeIntervalMS, ProbeMisses, HoldDownMS int
 	Env                                      []string // extra environment for the process ("K=V")
@@ -67,7 +71,10 @@ type EC2Spec struct {
 
 // ExportSpec offers one of the site's CIDRs to a project, under Mapped when
 // set.
-type ExportSpec struct{ Project, CIDR, Mapped string }
+type ExportSpec struct {
+	Project, CIDR, Mapped string
+	Zones                 []string // dns_zones
+}
 
 // MemberSpec lets Sources, and the unix Users of the gateway, use
 // Project's routes.
@@ -172,6 +179,11 @@ join = {{q .Join}}
 {{- if .RevocationsFile}}
 revocations_file = "{{.RevocationsFile}}"
 {{- end}}
+{{- if .DNSListen}}
+
+[dns]
+listen = {{q .DNSListen}}
+{{- end}}
 {{- with .EC2}}
 
 [ec2]
@@ -193,12 +205,18 @@ probe_target = "{{.ProbeTarget}}"
 {{- if .VirtualAddress}}
 virtual_address = "{{.VirtualAddress}}"
 {{- end}}
+{{- if .Resolver}}
+resolver = "{{.Resolver}}"
+{{- end}}
 {{range .Exports}}
 [[site.export]]
 project = "{{.Project}}"
 cidr = "{{.CIDR}}"
 {{- if .Mapped}}
 mapped = "{{.Mapped}}"
+{{- end}}
+{{- if .Zones}}
+dns_zones = {{q .Zones}}
 {{- end}}
 {{end}}
 {{- range .Members}}

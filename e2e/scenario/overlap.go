@@ -73,13 +73,13 @@ func BuildOverlap(l *lab.Lab, bin string) (*Overlap, error) {
 	}
 	if o.GWA, err = NewGateway(l, bin, GatewaySpec{Name: "gw-a", NS: o.VPCA.Gateway,
 		Overlay: VPCGWMesh, SiteName: "vpc-a", CIDRs: []string{VPCLAN},
-		Exports: []ExportSpec{{"alpha", VPCLAN, VPCAWire}},
+		Exports: []ExportSpec{{Project: "alpha", CIDR: VPCLAN, Mapped: VPCAWire}},
 	}); err != nil {
 		return nil, err
 	}
 	if o.GWB, err = NewGateway(l, bin, GatewaySpec{Name: "gw-b", NS: o.VPCB.Gateway,
 		Overlay: VPCBGWMesh, SiteName: "vpc-b", CIDRs: []string{VPCBLAN},
-		Exports: []ExportSpec{{"beta", VPCBLAN, VPCBWire}},
+		Exports: []ExportSpec{{Project: "beta", CIDR: VPCBLAN, Mapped: VPCBWire}},
 	}); err != nil {
 		return nil, err
 	}

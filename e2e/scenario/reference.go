@@ -82,14 +82,14 @@ func BuildReference(l *lab.Lab, bin string) (r *Reference, err error) {
 		CIDRs: []string{OfficeLAN}, Trust: r.Trust, Join: join, ValidFor: refValidFor,
 		Members: []MemberSpec{{Project: "alpha", Sources: []string{PCA + "/32"}, Transparent: true}, {Project: "beta", Sources: []string{PCB + "/32"}, Transparent: true}}}
 	FastProbes(&office, RefProbeMS, RefHoldMS)
-	pair := HAPair{Site: "vpc-a", CIDRs: []string{VPCLAN}, Exports: []ExportSpec{{"alpha", VPCLAN, VPCAWire}},
+	pair := HAPair{Site: "vpc-a", CIDRs: []string{VPCLAN}, Exports: []ExportSpec{{Project: "alpha", CIDR: VPCLAN, Mapped: VPCAWire}},
 		Trust: r.Trust, Join: join, ProbeMS: RefProbeMS, HoldMS: RefHoldMS, Table: r.Table, ValidFor: refValidFor}
 	specs := []struct {
 		dst  **Gateway
 		spec GatewaySpec
 	}{
 		{&r.GWB, GatewaySpec{Name: "gw-b", NS: r.VPCB.Gateway, Overlay: VPCBGWMesh, SiteName: "vpc-b", CIDRs: []string{VPCBLAN},
-			Exports: []ExportSpec{{"beta", VPCBLAN, VPCBWire}}, Trust: r.Trust, Join: []string{VPCPublic + ":51820"},
+			Exports: []ExportSpec{{Project: "beta", CIDR: VPCBLAN, Mapped: VPCBWire}}, Trust: r.Trust, Join: []string{VPCPublic + ":51820"},
 			PublicEndpoint: VPCBPublic + ":51820", Relay: true, ValidFor: refValidFor}},
 		{&r.GWA1, pair.Member("gw-a1", r.VPCA.Gateway, VPCGWMesh, VPCPublic, 200, ENIA1)},
 		{&r.GWA2, pair.Member("gw-a2", a2, RefGWA2Mesh, GWA2Public, 100, ENIA2)},
