@@ -137,6 +137,10 @@ func newLANHA(t *testing.T) (*lab.Lab, context.Context, *scenario.LANHA) {
 	l, ctx := newLab(t)
 	h, err := scenario.BuildLANHA(l, vpcmeshBin)
 	must(t, err)
+	// The members hold and announce the address with only the unit's
+	// capabilities.
+	caps := unitCapabilities(t)
+	h.GW1.Capabilities, h.GW2.Capabilities = caps, caps
 	t.Cleanup(func() { logsOnFailure(t, h.GW1, h.GW2, h.Remote) })
 	return l, ctx, h
 }

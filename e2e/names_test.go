@@ -26,6 +26,9 @@ func TestNamesPerProject(t *testing.T) {
 	l, ctx := newLab(t)
 	n, err := scenario.BuildNames(l, vpcmeshBin)
 	must(t, err)
+	// Port 53 and the site's resolver with only the unit's capabilities.
+	caps := unitCapabilities(t)
+	n.OfficeGW.Capabilities, n.GWA.Capabilities = caps, caps
 	t.Cleanup(func() { logsOnFailure(t, n.OfficeGW, n.GWA, n.GWB) })
 	must(t, n.Start(ctx))
 
