@@ -113,7 +113,7 @@ type Site struct {
 	// "on") the VPC's resolver by default.
 	Resolver string   `toml:"resolver"`
 	Exports  []Export `toml:"export"`
-	Members          []Member   `toml:"member"`
+	Members  []Member `toml:"member"`
 }
 
 // Export offers one of a site's CIDRs to a project.

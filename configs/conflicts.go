@@ -24,6 +24,7 @@ func Conflicts(cfgs []*Config) (errs, warns []*FieldError) {
 		for _, a := range cfgs[:j] {
 			if a.Mesh.Name == b.Mesh.Name {
 				probs = append(probs, conflicts(a, b)...)
+				ws = append(ws, zoneOverlaps(a, b)...)
 			}
 		}
 		for k, join := range b.Mesh.Join {
@@ -41,6 +42,44 @@ func Conflicts(cfgs []*Config) (errs, warns []*FieldError) {
 		errs, warns = append(errs, byPosition(probs)...), append(warns, byPosition(ws)...)
 	}
 	return errs, warns
+}
+
+// zoneOverlaps warns of a DNS zone that an export of b names and an export
+// of another site in a names too: of another project, members of both get
+// the answer of the project first by name; of the same project, only one
+// site's answer is ever seen. An HA group's members share their zones.
+func zoneOverlaps(a, b *Config) []*FieldError {
+	var ws []*FieldError
+	for j, sb := range b.Sites {
+		for k, eb := range sb.Exports {
+			for z, zb := range eb.DNSZones {
+				for _, sa := range a.Sites {
+					if sa.Name == sb.Name {
+						continue
+					}
+					for _, ea := range sa.Exports {
+						if !slices.ContainsFunc(ea.DNSZones, func(za string) bool { return sameZone(za, zb) }) {
+							continue
+						}
+						f := indexed(indexed(indexed("site", j)+".export", k)+".dns_zones", z)
+						if ea.Project == eb.Project {
+							ws = append(ws, b.fieldError(f, "warning: zone %s of project %s is also answered by site %s in %s: members see one site's names only",
+								zb, eb.Project, sa.Name, a.Path))
+						} else {
+							first := min(ea.Project, eb.Project)
+							ws = append(ws, b.fieldError(f, "warning: zone %s is also a zone of project %s in %s: members of both projects get %s's answers",
+								zb, ea.Project, a.Path, first))
+						}
+					}
+				}
+			}
+		}
+	}
+	return ws
+}
+
+func sameZone(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
 }
 
 // conflicts are the problems between a and b, reported at b's fields.

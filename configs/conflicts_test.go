@@ -107,3 +107,58 @@ func expectFieldErrors(t *testing.T, what string, got []*FieldError, want []stri
 		}
 	}
 }
+
+// One zone in two projects' exports (two VPCs from one template): check
+// warns, naming which project members of both get. The HA group's two
+// members share their zones without a word.
+func TestZoneConflicts(t *testing.T) {
+	gw := func(name, overlay, site, project, wire string) string {
+		return fmt.Sprintf(`version = 1
+[node]
+name = %q
+private_key_file = "/etc/vpcmesh/wireguard.key"
+signing_key_file = "/etc/vpcmesh/signing.key"
+certificate_file = "/etc/vpcmesh/gateway.crt"
+overlay_address = %q
+[mesh]
+name = "acme"
+overlay_range = "100.96.0.0/16"
+root_file = "/etc/vpcmesh/root.pub"
+[[site]]
+name = %q
+cidrs = ["10.0.0.0/24"]
+resolver = "10.0.0.2"
+[[site.export]]
+project = %q
+cidr = "10.0.0.0/24"
+mapped = %q
+dns_zones = ["corp.internal"]
+`, name, overlay, site, project, wire)
+	}
+	a := gw("gw-a", "100.96.0.1", "vpc-a", "alpha", "100.100.1.0/24")
+	for _, c := range []struct {
+		name string
+		b    string
+		warn []string
+	}{
+		{"another project", gw("gw-b", "100.96.0.2", "vpc-b", "beta", "100.100.2.0/24"),
+			[]string{`b.toml:20:14: site[0].export[0].dns_zones[0]: warning: zone corp.internal is also a zone of project alpha in a.toml: members of both projects get alpha's answers`}},
+		{"the same project", gw("gw-b", "100.96.0.2", "vpc-b", "alpha", "100.100.2.0/24"),
+			[]string{`b.toml:20:14: site[0].export[0].dns_zones[0]: warning: zone corp.internal of project alpha is also answered by site vpc-a in a.toml`}},
+		{"HA pair", gw("gw-a2", "100.96.0.2", "vpc-a", "alpha", "100.100.1.0/24"), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ca, err := Parse("a.toml", []byte(a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := Parse("b.toml", []byte(c.b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs, warns := Conflicts([]*Config{ca, cb})
+			expectFieldErrors(t, "errors", errs, nil)
+			expectFieldErrors(t, "warnings", warns, c.warn)
+		})
+	}
+}
