@@ -246,7 +246,7 @@ func sceneReference(ctx context.Context, d *demo, l *lab.Lab, bin string) error 
 	if killErr == nil && gap >= 3*time.Second {
 		killErr = fmt.Errorf("interrupted %v, want under 3 s", gap)
 	}
-	d.check(fmt.Sprintf("kill -9 gw-a1 under a 10/s ping stream pc-a → host-a: interrupted %v (probes every %d ms)", gap, scenario.RefProbeMS), killErr)
+	d.check(fmt.Sprintf("kill -9 gw-a1 under a 10/s ping stream pc-a → host-a: interrupted %v (default probing)", gap), killErr)
 	d.check("VPC-A's route table now sends pc-a ("+scenario.PCA+"/32) to gw-a2's interface "+scenario.ENIA2,
 		r.Table.WaitTarget(ctx, scenario.PCA+"/32", scenario.ENIA2, 10*time.Second))
 
@@ -387,7 +387,7 @@ func sceneGossip(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 // VPC router follows; the active member is killed.
 func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	fmt.Fprintf(d.w, "\n5. An HA pair in VPC A (gw-a1 priority 200, gw-a2 100) behind an EC2 route table; gw-a1 is killed\n")
-	h, err := scenario.BuildHA(l, bin, 300, 3000, "")
+	h, err := scenario.BuildHA(l, bin, 0, 3000, "") // default probing, a short hold-down
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func sceneHA(ctx context.Context, d *demo, l *lab.Lab, bin string) error {
 	if killErr == nil && gap >= 3*time.Second {
 		killErr = fmt.Errorf("interrupted %v", gap)
 	}
-	d.check(fmt.Sprintf("kill -9 gw-a1: a 10/s ping stream lost %v (probes every 300 ms)", gap), killErr)
+	d.check(fmt.Sprintf("kill -9 gw-a1: a 10/s ping stream lost %v (default probing)", gap), killErr)
 	var routeErr error
 	if got := h.RouteTarget(scenario.OfficeLAN); got != scenario.ENIA2 {
 		routeErr = fmt.Errorf("the VPC route table sends the office to %q", got)

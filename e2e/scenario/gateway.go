@@ -42,7 +42,7 @@ type GatewaySpec struct {
 	// the gateway answers its members (dns.listen).
 	Resolver  string
 	DNSListen []string
-	// Health probing for HA; 0: the defaults.
+	// Health probing for HA; each 0: its default.
 	ProbeIntervalMS, ProbeMisses, HoldDownMS int
 	Env                                      []string // extra environment for the process ("K=V")
 	// Capabilities, when set, are all the process may have (as the
@@ -164,7 +164,11 @@ metrics_listen = "{{.MetricsListen}}"
 {{- end}}
 {{- if .ProbeIntervalMS}}
 probe_interval_ms = {{.ProbeIntervalMS}}
+{{- end}}
+{{- if .ProbeMisses}}
 probe_misses = {{.ProbeMisses}}
+{{- end}}
+{{- if .HoldDownMS}}
 hold_down_ms = {{.HoldDownMS}}
 {{- end}}
 

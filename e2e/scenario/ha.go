@@ -39,7 +39,8 @@ type HA struct {
 }
 
 // BuildHA builds the case and writes the configs; Start runs it. Probing
-// is fast (probeMS, 3 misses) and the hold-down holdMS, for the tests;
+// is every probeMS with 3 misses and the hold-down holdMS (each 0: the
+// default);
 // probeTarget, when set, is VPC A's probe_target on both gateways.
 func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int, probeTarget string) (*HA, error) {
 	trust, err := NewTrust(l, bin, "lab")
@@ -85,7 +86,7 @@ func BuildHA(l *lab.Lab, bin string, probeMS, holdMS int, probeTarget string) (*
 }
 
 // FastProbes sets a gateway's health probing to every probeMS with 3
-// misses, and its hold-down to holdMS, as the HA cases use.
+// misses, and its hold-down to holdMS (a 0 keeps the default).
 func FastProbes(g *GatewaySpec, probeMS, holdMS int) {
 	g.ProbeIntervalMS, g.ProbeMisses, g.HoldDownMS = probeMS, 3, holdMS
 }

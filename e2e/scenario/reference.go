@@ -33,8 +33,8 @@ const (
 	RefGWA2Mesh   = "100.96.0.4"
 	RefGWCMesh    = "100.96.0.5"
 	// RefProbeMS and RefHoldMS are the probing of the office and the HA
-	// pair: a failover within about a second.
-	RefProbeMS = 300
+	// pair: the default probing, and a hold-down short enough for a demo.
+	RefProbeMS = 0
 	RefHoldMS  = 3000
 	// refValidFor is the certificates' lifetime: a year, as `ca sign`
 	// gives by default, so that status warns of no expiry.
