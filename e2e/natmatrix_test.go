@@ -129,8 +129,8 @@ func TestRelayFailoverAndGoDirect(t *testing.T) {
 	b, _ := peerIn(ctx, masq1.GW, rand1.GW.Name)
 	t.Logf("rand1's router endpoint-independent, conntrack flushed: rand1 ↔ masq1 direct on both ends %v later (rand1 sees masq1 at %s, masq1 sees rand1 at %s)",
 		direct.Round(10*time.Millisecond), a.Endpoint, b.Endpoint)
-	if direct >= 30*time.Second {
-		t.Errorf("rand1 ↔ masq1 went direct after %v, want under 30 s", direct)
+	if direct >= 10*time.Second {
+		t.Errorf("rand1 ↔ masq1 went direct after %v, want under 10 s (2-3 s is usual: e2e/direct-figures.sh)", direct)
 	}
 	gap = <-stream
 	t.Logf("a 10/s ping stream rand1 → masq1 across the NAT change, the flush and the move to direct: longest interruption %v", gap)

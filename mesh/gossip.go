@@ -51,6 +51,7 @@ type membership struct {
 	control chan controlPacket // admission messages that passed the gate
 	pongs   chan pongIn        // Pongs that answered a Ping of ours
 	changes chan struct{}      // from memberlist's goroutines
+	punch   chan struct{}      // a record or this gateway's own address changed: punch now
 
 	lastRejoin     time.Time // Run loop only
 	lastRefusalLog time.Time // Run loop only
@@ -62,10 +63,25 @@ type membership struct {
 	public    bool                   // node.public_endpoint is set
 }
 
-// signal asks the Run loop to reconcile; it never blocks.
+// signal asks the Run loop to reconcile, and the path loop to punch with
+// what may be new candidates; it never blocks.
 func (m *membership) signal() {
+	m.reconcile()
+	m.punchNow()
+}
+
+// reconcile asks the Run loop alone to reconcile.
+func (m *membership) reconcile() {
 	select {
 	case m.changes <- struct{}{}:
+	default:
+	}
+}
+
+// punchNow asks the path loop for a round at once.
+func (m *membership) punchNow() {
+	select {
+	case m.punch <- struct{}{}:
 	default:
 	}
 }
@@ -245,7 +261,8 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{},
 		public:  g.cfg.Node.PublicEndpoint != "",
 		gate:    discovery.NewGate(discovery.GateConfig{Overlay: g.cfg.Node.OverlayAddress}),
-		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1)}
+		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1),
+		punch: make(chan struct{}, 1)}
 	g.dev.HandleControl(&controlIn{g: g, m: m})
 	m.gossip, err = discovery.StartGossip(discovery.GossipConfig{
 		Identity:      id,
@@ -509,22 +526,36 @@ func (g *Gateway) observe(edit func(map[string]observation)) {
 	m.mu.Lock()
 	before := natBehaviour(m)
 	edit(m.observed)
-	// The address the first observer by name saw: behind a NAT that maps
-	// per destination, each sees another, and the record must not churn.
-	var reflexive netip.AddrPort
-	first := ""
-	for by, o := range m.observed {
-		if first == "" || by < first {
-			first, reflexive = by, o.addr
-		}
-	}
+	reflexive := reflexiveOf(m.observed, time.Now())
 	changed := reflexive != m.reflexive || natBehaviour(m) != before
 	m.reflexive = reflexive
 	m.mu.Unlock()
 	if changed {
 		g.publish(false)
+		m.punchNow() // the NAT may have changed: the holes too
 	}
 }
+
+// reflexiveOf is the address this gateway is seen at: what the first
+// observer by name saw, since behind a NAT that maps per destination each
+// sees another and the record must not churn; but of the observers heard
+// lately, when any is: a stopped observer's view of a NAT mapping since
+// replaced must not hold the record back until it expires.
+func reflexiveOf(observed map[string]observation, now time.Time) netip.AddrPort {
+	var reflexive netip.AddrPort
+	first, fresh := "", false
+	for by, o := range observed {
+		recent := now.Sub(o.at) <= freshObservation
+		if first == "" || recent && !fresh || recent == fresh && by < first {
+			first, reflexive, fresh = by, o.addr, recent
+		}
+	}
+	return reflexive
+}
+
+// freshObservation is how old an observation may be to count as recent:
+// the observers asked every second renew theirs well within it.
+const freshObservation = 3 * pingEvery
 
 // natBehaviour is what this gateway can tell of its NAT: public with a
 // configured endpoint; else from where different gateways saw it: one

@@ -83,6 +83,10 @@ type pathInput struct {
 	nodes    []*discovery.Node
 	observed map[string]netip.AddrPort // where admission heard from each gateway
 	down     map[string]bool           // by health probes
+	// kicked: a round out of turn, because a record or this gateway's own
+	// address changed; it punches but leaves the public pings to the
+	// rounds of the clock.
+	kicked bool
 }
 
 // ping is one Ping to send.
@@ -96,7 +100,10 @@ type ping struct {
 func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	ps.ticks++
+	if !in.kicked {
+		ps.ticks++
+	}
+	observers := publicObservers(in.nodes)
 	for nonce, p := range ps.pending {
 		if in.now.Sub(p.at) > directFor {
 			delete(ps.pending, nonce)
@@ -107,7 +114,10 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 		live[n.Name] = true
 		punch := !in.public && n.NAT != discovery.NATPublic
 		if !punch {
-			if !in.public && ps.ticks%publicPingTicks == 1 {
+			// Two public gateways are asked every second where they see
+			// this one, so that a changed NAT shows within a second; the
+			// others now and then.
+			if !in.public && !in.kicked && (slices.Contains(observers, n.Name) || ps.ticks%publicPingTicks == 1) {
 				pings = append(pings, ps.pings(n, n.Endpoints, in.now)...)
 			}
 			continue
@@ -178,6 +188,23 @@ func relayFor(n *discovery.Node, nodes []*discovery.Node, down map[string]bool) 
 		}
 	}
 	return best
+}
+
+// observersWanted is how many public gateways a NATed gateway asks every
+// second: two tell its NAT's behaviour.
+const observersWanted = 2
+
+// publicObservers are the public gateways asked every second: the first
+// by name.
+func publicObservers(nodes []*discovery.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		if n.NAT == discovery.NATPublic && len(n.Endpoints) > 0 {
+			out = append(out, n.Name)
+		}
+	}
+	slices.Sort(out)
+	return out[:min(len(out), observersWanted)]
 }
 
 // relayAddr is where a relay takes relayed packets: its first IPv4
@@ -312,8 +339,11 @@ func (g *Gateway) pathLoop() {
 		default:
 		}
 	})
-	var refreshed, summarised time.Time
+	var refreshed, summarised, kicked time.Time
 	last := refusals{}
+	// A kick out of turn waits for kickGap since the last one.
+	later := time.NewTimer(time.Hour)
+	later.Stop()
 	for {
 		select {
 		case <-g.bg.Done():
@@ -321,10 +351,20 @@ func (g *Gateway) pathLoop() {
 		case p := <-g.members.pongs:
 			g.tookPong(p)
 		case now := <-t.C:
-			g.pathRound(now)
+			g.pathRound(now, false)
 			if now.Sub(summarised) >= refusalsEvery {
 				summarised, last = now, g.logRefusals(last)
 			}
+		case <-g.members.punch:
+			if wait := kickGap - time.Since(kicked); wait > 0 {
+				later.Reset(wait)
+				continue
+			}
+			kicked = time.Now()
+			g.pathRound(kicked, true)
+		case now := <-later.C:
+			kicked = now
+			g.pathRound(now, true)
 		case <-miss:
 			if time.Since(refreshed) >= relayRefresh && g.config().Node.Relay {
 				refreshed = time.Now()
@@ -335,12 +375,16 @@ func (g *Gateway) pathLoop() {
 }
 
 // relayRefresh bounds how often a relay reads its peers' endpoints again
-// on a miss.
-const relayRefresh = 50 * time.Millisecond
+// on a miss; kickGap how often records that change punch out of turn.
+const (
+	relayRefresh = 50 * time.Millisecond
+	kickGap      = 250 * time.Millisecond
+)
 
-func (g *Gateway) pathRound(now time.Time) {
+func (g *Gateway) pathRound(now time.Time, kicked bool) {
 	m := g.members
-	in := pathInput{now: now, public: m.public, nodes: m.gossip.Nodes(), observed: map[string]netip.AddrPort{}, down: g.health.down()}
+	in := pathInput{now: now, public: m.public, nodes: m.gossip.Nodes(), observed: map[string]netip.AddrPort{}, down: g.health.down(),
+		kicked: kicked}
 	m.mu.Lock()
 	for name, a := range m.admitted {
 		in.observed[name] = a.from
@@ -355,7 +399,7 @@ func (g *Gateway) pathRound(now time.Time) {
 		}
 	}
 	if changed {
-		m.signal()
+		m.reconcile() // not a punch: this round just did
 	}
 	// One read of the device serves both.
 	relay := g.config().Node.Relay

@@ -188,3 +188,25 @@ func relayEP(t *testing.T, relay netip.AddrPort, peer netip.Addr) netip.AddrPort
 	}
 	return ep
 }
+
+// The reflexive address is the first observer's by name, among those heard
+// lately: a stopped observer's stale view does not hold it back.
+func TestReflexiveOf(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	old, fresh := netip.MustParseAddrPort("203.0.113.64:40000"), netip.MustParseAddrPort("203.0.113.64:51820")
+	other := netip.MustParseAddrPort("203.0.113.64:40001")
+	for _, c := range []struct {
+		name     string
+		observed map[string]observation
+		want     netip.AddrPort
+	}{
+		{"first by name, both fresh", map[string]observation{"eip-gw": {other, now}, "pub-gw": {fresh, now}}, other},
+		{"a stale first gives way", map[string]observation{"eip-gw": {old, now.Add(-10 * time.Second)}, "pub-gw": {fresh, now.Add(-time.Second)}}, fresh},
+		{"all stale: first by name", map[string]observation{"eip-gw": {old, now.Add(-10 * time.Second)}, "pub-gw": {fresh, now.Add(-9 * time.Second)}}, old},
+		{"none", nil, netip.AddrPort{}},
+	} {
+		if got := reflexiveOf(c.observed, now); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
