@@ -18,9 +18,11 @@ const iperfPort = "5201"
 
 // sample is one iperf3 run of one leg.
 type sample struct {
-	bps         float64 // received by the server, bits/s
-	retransmits int     // by the client's TCP
-	local       string  // the client's address and the server's, as the client saw them
+	bps         float64       // received by the server, bits/s
+	bytes       float64       // received by the server
+	cpu         time.Duration // of the leg's tunnel processes over the run; 0: none
+	retransmits int           // by the client's TCP
+	local       string        // the client's address and the server's, as the client saw them
 	remote      string
 	err         error
 }
@@ -29,7 +31,20 @@ func (r *sample) String() string {
 	if r.err != nil {
 		return "FAILED: " + r.err.Error()
 	}
-	return fmt.Sprintf("%6.3f Gbit/s  retransmits %-5d %s → %s", r.bps/1e9, r.retransmits, r.local, r.remote)
+	cost := "     -      "
+	if c := r.cpuPerGiB(); c > 0 {
+		cost = fmt.Sprintf("%5.2f CPU-s/GiB", c)
+	}
+	return fmt.Sprintf("%6.3f Gbit/s  %s  retransmits %-5d %s → %s", r.bps/1e9, cost, r.retransmits, r.local, r.remote)
+}
+
+// cpuPerGiB is the tunnel processes' CPU seconds per GiB received; 0 when
+// not measured.
+func (r *sample) cpuPerGiB() float64 {
+	if r.err != nil || r.cpu <= 0 || r.bytes <= 0 {
+		return 0
+	}
+	return r.cpu.Seconds() / (r.bytes / (1 << 30))
 }
 
 // startServer runs `iperf3 -s` in the leg's server namespace, once for all
@@ -72,6 +87,7 @@ type iperfReport struct {
 		} `json:"sum_sent"`
 		SumReceived struct {
 			BitsPerSecond float64 `json:"bits_per_second"`
+			Bytes         float64 `json:"bytes"`
 		} `json:"sum_received"`
 	} `json:"end"`
 }
@@ -85,7 +101,9 @@ func measure(ctx context.Context, lg *leg, seconds int) *sample {
 	if lg.bind != "" {
 		args = append(args, "-B", lg.bind)
 	}
+	before, cerr := cpuOf(lg.pids)
 	out, err := lg.client.Exec(ctx, args...)
+	after, cerr2 := cpuOf(lg.pids)
 	rep, perr := parseIperf(out)
 	switch {
 	case perr == nil && rep.Error != "":
@@ -95,7 +113,10 @@ func measure(ctx context.Context, lg *leg, seconds int) *sample {
 	case perr != nil:
 		return &sample{err: perr}
 	}
-	r := &sample{bps: rep.End.SumReceived.BitsPerSecond, retransmits: rep.End.SumSent.Retransmits}
+	r := &sample{bps: rep.End.SumReceived.BitsPerSecond, bytes: rep.End.SumReceived.Bytes, retransmits: rep.End.SumSent.Retransmits}
+	if cerr == nil && cerr2 == nil {
+		r.cpu = after - before
+	}
 	if c := rep.Start.Connected; len(c) > 0 {
 		r.local, r.remote = c[0].LocalHost, c[0].RemoteHost
 	}
@@ -103,6 +124,20 @@ func measure(ctx context.Context, lg *leg, seconds int) *sample {
 		r.err = errors.New("no traffic received")
 	}
 	return r
+}
+
+// cpuOf is the CPU time of the processes so far, user and system, all
+// threads.
+func cpuOf(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		st, err := lab.ReadProcStat(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += st.CPU
+	}
+	return sum, nil
 }
 
 // parseIperf reads iperf3's JSON, skipping anything printed before it.

@@ -102,6 +102,7 @@ func setupRefWG(ctx context.Context, e *env, lg *leg) error {
 		return err
 	}
 	lg.dst, lg.listen = "10.200.0.2", "10.200.0.2"
+	lg.pids = []int{lwg.Proc.Pid(), rwg.Proc.Pid()}
 	lg.note = fmt.Sprintf("%s, MTU %d", e.wireguard, tunnelMTU)
 	return waitPing(ctx, lg.client, "", lg.dst)
 }
@@ -190,6 +191,7 @@ func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
 		}
 	}
 	lg.dst, lg.bind, lg.listen = dst, vmOfficeHost, vmVPCHost
+	lg.pids = []int{lgw.Pid(), rgw.Pid()}
 	if translate {
 		lg.note = fmt.Sprintf("%s, MTU %d, project %s, %s → %s (wire %s), MSS clamp on", e.vpcmesh, tunnelMTU,
 			vmProject, vmOfficeHost, vmVPCHost, vmVPCHostWir)

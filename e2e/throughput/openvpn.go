@@ -56,6 +56,7 @@ func setupOpenVPN(ctx context.Context, e *env, lg *leg) error {
 	if err != nil {
 		return err
 	}
+	lg.pids = []int{srv.Pid(), cli.Pid()}
 	for _, p := range []*lab.Proc{srv, cli} {
 		err := lab.Eventually(ctx, upTimeout, func() error {
 			if p.Exited() {

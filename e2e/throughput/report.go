@@ -23,8 +23,8 @@ func median(xs []float64) float64 {
 // report prints the table of medians and the ratio vpcmesh / reference
 // wireguard-go with its verdict.
 func report(w io.Writer, res *result, o options) {
-	fmt.Fprintf(w, "\none TCP stream, %d s per run, Gbit/s received\n", o.Seconds)
-	fmt.Fprintf(w, "%-28s %8s %8s %8s %6s\n", "leg", "median", "min", "max", "runs")
+	fmt.Fprintf(w, "\none TCP stream, %d s per run, Gbit/s received; CPU seconds of the two tunnel processes per GiB received\n", o.Seconds)
+	fmt.Fprintf(w, "%-28s %8s %8s %8s %6s %10s %8s %8s\n", "leg", "median", "min", "max", "runs", "CPU-s/GiB", "min", "max")
 	for _, lg := range res.legs {
 		v := lg.values()
 		if len(v) == 0 {
@@ -35,8 +35,12 @@ func report(w io.Writer, res *result, o options) {
 			fmt.Fprintf(w, "%-28s %8s %8s %8s %3d/%-2d %s\n", lg.name, "-", "-", "-", 0, o.Rounds, what)
 			continue
 		}
-		fmt.Fprintf(w, "%-28s %8.3f %8.3f %8.3f %3d/%-2d\n", lg.name, median(v)/1e9,
+		fmt.Fprintf(w, "%-28s %8.3f %8.3f %8.3f %3d/%-2d", lg.name, median(v)/1e9,
 			slices.Min(v)/1e9, slices.Max(v)/1e9, len(v), o.Rounds)
+		if c := lg.costs(); len(c) > 0 {
+			fmt.Fprintf(w, " %10.2f %8.2f %8.2f", median(c), slices.Min(c), slices.Max(c))
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 	for _, lg := range res.legs {
@@ -64,6 +68,13 @@ func report(w io.Writer, res *result, o options) {
 				len(pr), slices.Min(pr), slices.Max(pr))
 		}
 		fmt.Fprintln(w)
+		if vc, rc := median(vm.costs()), median(ref.costs()); vc > 0 && rc > 0 {
+			fmt.Fprintf(w, "CPU per GiB %s / %s: %.3f (medians)", name, legRefWG, vc/rc)
+			if pr := perRoundCostRatios(vm, ref); len(pr) > 1 {
+				fmt.Fprintf(w, ", %.3f (median of the %d per-round ratios, %.3f…%.3f)", median(pr), len(pr), slices.Min(pr), slices.Max(pr))
+			}
+			fmt.Fprintln(w)
+		}
 		if name != legVPCMesh {
 			continue
 		}
@@ -89,6 +100,29 @@ func perRoundRatios(a, b *leg) []float64 {
 		}
 	}
 	return rs
+}
+
+// perRoundCostRatios divides a's CPU per GiB by b's in every round where
+// both were measured.
+func perRoundCostRatios(a, b *leg) []float64 {
+	var rs []float64
+	for i := range min(len(a.runs), len(b.runs)) {
+		if x, y := a.runs[i].cpuPerGiB(), b.runs[i].cpuPerGiB(); x > 0 && y > 0 {
+			rs = append(rs, x/y)
+		}
+	}
+	return rs
+}
+
+// costs are the leg's CPU seconds per GiB, one per measured run.
+func (lg *leg) costs() []float64 {
+	var out []float64
+	for _, r := range lg.runs {
+		if c := r.cpuPerGiB(); c > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // leg finds a leg by name; nil when it was not chosen.

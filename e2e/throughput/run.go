@@ -90,6 +90,10 @@ type leg struct {
 
 	// after, when set, prints what the leg's daemons counted.
 	after func(ctx context.Context, w io.Writer)
+	// pids are the leg's tunnel processes, both ends: their CPU time over
+	// a run, per GiB carried, is the leg's cost. None for raw veth, whose
+	// cost is the kernel's alone.
+	pids []int
 
 	err  error     // the leg could not be set up: not measured
 	runs []*sample // one per round, in round order
