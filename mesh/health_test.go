@@ -77,3 +77,25 @@ func TestHAHigherPriorityNeverAnswered(t *testing.T) {
 		t.Errorf("%s carries the site once gw-a1 answers, want gw-a1", got)
 	}
 }
+
+// A member that answered and then stops is down after misses probes, the
+// view computed again between them or not: a busy mesh must not keep a
+// silent member from ever being down.
+func TestHealthDownDespiteViewUpdates(t *testing.T) {
+	a := netip.MustParseAddr("100.96.0.2")
+	h := newLiveness(200*time.Millisecond, 3, time.Hour)
+	now := time.Unix(1e9, 0)
+	targets := map[netip.Addr]probeTarget{a: {"gw-a1", true}}
+	h.setTargets(targets, now)
+	now = now.Add(h.interval)
+	_, seq, _ := h.round(now, nil)
+	h.reply(a, seq, now.Add(time.Millisecond))
+	for range h.misses + 1 {
+		now = now.Add(h.interval)
+		h.round(now, nil)
+		h.setTargets(targets, now)
+	}
+	if !h.downNames()["gw-a1"] {
+		t.Errorf("gw-a1 missed %d probes in a row, the view recomputed between them: not down", h.misses+1)
+	}
+}
