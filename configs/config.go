@@ -74,9 +74,10 @@ type Node struct {
 	// (TLS, basic auth) for the metrics listener; empty: plain HTTP, open
 	// to whoever reaches the address.
 	MetricsWebConfig string `toml:"metrics_web_config"`
-	// Health probes through each tunnel decide HA failover: every
-	// ProbeIntervalMS, a gateway is down after ProbeMisses unanswered, and
-	// one that recovers carries its site again only after HoldDownMS.
+	// Health probes through each tunnel decide HA failover: HA members are
+	// probed every ProbeIntervalMS, a gateway is down after ProbeMisses
+	// probes missed (mesh/liveness.go), and one that recovers carries its
+	// site again only after HoldDownMS.
 	ProbeIntervalMS int `toml:"probe_interval_ms"`
 	ProbeMisses     int `toml:"probe_misses"`
 	HoldDownMS      int `toml:"hold_down_ms"`
