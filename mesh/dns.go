@@ -298,8 +298,9 @@ func (s *dnsServers) exchange(server string, q dns.Question, overlay bool) (*dns
 			c.Dialer = &net.Dialer{LocalAddr: localAddr(network, s.overlay)}
 		}
 		resp, _, err = c.Exchange(m, server)
-		if err != nil || !resp.Truncated {
-			break
+		var ne net.Error
+		if err == nil && !resp.Truncated || errors.As(err, &ne) && ne.Timeout() {
+			break // answered, or nobody there: no point asking over TCP
 		}
 	}
 	if err != nil {
@@ -319,7 +320,8 @@ func localAddr(network string, a netip.Addr) net.Addr {
 }
 
 // write sends resp as the answer to r: r's ID, our own EDNS, and over UDP
-// no larger than r allows (truncated, so that the asker retries over TCP).
+// no larger than r allows, 4096 at most (truncated, so that the asker
+// retries over TCP).
 func (s *dnsServers) write(w dns.ResponseWriter, r, resp *dns.Msg) {
 	resp.Id, resp.Response, resp.Opcode = r.Id, true, r.Opcode
 	resp.RecursionDesired, resp.RecursionAvailable = r.RecursionDesired, true
@@ -327,7 +329,9 @@ func (s *dnsServers) write(w dns.ResponseWriter, r, resp *dns.Msg) {
 	size := dns.MinMsgSize
 	if opt := r.IsEdns0(); opt != nil {
 		resp.SetEdns0(dnsSiteUDP, opt.Do())
-		size = max(dns.MinMsgSize, int(opt.UDPSize()))
+		// At most 4096 whatever it offers: a spoofed member source
+		// must not draw large answers over UDP.
+		size = min(max(dns.MinMsgSize, int(opt.UDPSize())), dnsSiteUDP)
 	}
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 		resp.Truncate(size)

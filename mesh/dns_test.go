@@ -37,10 +37,12 @@ func fakeSite(tb testing.TB) netip.AddrPort {
 // member of alpha, whose zone corp.internal the fake site answers; other
 // names go to upstream, if any.
 func forwarderOn(tb testing.TB, site netip.AddrPort, upstream ...string) string {
-	return forwarderFor(tb, site, netip.MustParsePrefix("127.0.0.1/32"), upstream...)
+	return forwarderFor(tb, site, netip.MustParsePrefix("127.0.0.1/32"), upstream...).PacketConn.LocalAddr().String()
 }
 
-func forwarderFor(tb testing.TB, site netip.AddrPort, member netip.Prefix, upstream ...string) string {
+// forwarderFor starts the member side for member; it returns the UDP
+// server (the TCP one follows it in s.servers).
+func forwarderFor(tb testing.TB, site netip.AddrPort, member netip.Prefix, upstream ...string) *dns.Server {
 	s := &dnsServers{log: slog.New(slog.NewTextHandler(io.Discard, nil)), inFlight: make(chan struct{}, dnsInFlight),
 		cache: names.NewCache(10000)}
 	table, _ := names.NewTable([]names.Export{{Gateway: "gw-a", Server: site, Project: "alpha",
@@ -50,8 +52,12 @@ func forwarderFor(tb testing.TB, site netip.AddrPort, member netip.Prefix, upstr
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.stop)
-	return s.servers[0].PacketConn.LocalAddr().String()
+	tcpOf[s.servers[0]] = s.servers[1].Listener.Addr().String()
+	return s.servers[0]
 }
+
+// tcpOf is the TCP address of a forwarder started by forwarderFor.
+var tcpOf = map[*dns.Server]string{}
 
 // The forwarder rewrites into the wire prefix and answers from its cache
 // the second time.
@@ -91,7 +97,7 @@ func TestForwarderUpstreamAndRefusals(t *testing.T) {
 	if r := ask(forwarderOn(t, site), "www.example.com."); r.Rcode != dns.RcodeRefused {
 		t.Errorf("www.example.com without an upstream: %s, want REFUSED", dns.RcodeToString[r.Rcode])
 	}
-	stranger := forwarderFor(t, site, netip.MustParsePrefix("192.0.2.1/32"), site.String())
+	stranger := forwarderFor(t, site, netip.MustParsePrefix("192.0.2.1/32"), site.String()).PacketConn.LocalAddr().String()
 	for _, name := range []string{"db.corp.internal.", "www.example.com."} {
 		if r := ask(stranger, name); r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
 			t.Errorf("%s from a non-member: %v, want REFUSED", name, r)
@@ -235,4 +241,65 @@ func FuzzServeMember(f *testing.F) {
 			t.Fatalf("answer does not pack: %v", err)
 		}
 	})
+}
+
+// Over UDP an answer is no larger than the asker offered, and 4096 bytes
+// at most whatever it offers; over TCP it is whole.
+func TestForwarderTruncates(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for i := range 300 { // about 4,800 bytes
+			rr, _ := dns.NewRR(fmt.Sprintf("%s 60 IN A 10.0.%d.%d", r.Question[0].Name, i/250, i%250))
+			m.Answer = append(m.Answer, rr)
+		}
+		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+			size := dns.MinMsgSize
+			if opt := r.IsEdns0(); opt != nil {
+				size = int(opt.UDPSize())
+			}
+			m.Truncate(size) // as a real server does
+		}
+		w.WriteMsg(m)
+	}), Net: "udp"}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsrv := &dns.Server{Listener: ln, Handler: srv.Handler}
+	go srv.ActivateAndServe()
+	go tsrv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown(); tsrv.Shutdown() })
+	fs := forwarderFor(t, pc.LocalAddr().(*net.UDPAddr).AddrPort(), netip.MustParsePrefix("127.0.0.1/32"))
+	for _, c := range []struct {
+		name    string
+		net     string
+		edns    uint16
+		maxSize int
+		whole   bool
+	}{{"UDP without EDNS", "udp", 0, 512, false}, {"UDP offering 65000", "udp", 65000, 4096, false}, {"TCP", "tcp", 0, 65535, true}} {
+		m := new(dns.Msg)
+		m.SetQuestion("big.corp.internal.", dns.TypeA)
+		if c.edns > 0 {
+			m.SetEdns0(c.edns, false)
+		}
+		fwd := fs.PacketConn.LocalAddr().String()
+		if c.net == "tcp" {
+			fwd = tcpOf[fs]
+		}
+		cl := &dns.Client{Net: c.net, UDPSize: 65000}
+		r, _, err := cl.Exchange(m, fwd)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		r.Compress = true // as it came: the size on the wire
+		b, _ := r.Pack()
+		if len(b) > c.maxSize || r.Truncated == c.whole || (c.whole && len(r.Answer) != 300) {
+			t.Errorf("%s: %d bytes, %d answers, truncated %v; want at most %d bytes, whole %v", c.name, len(b), len(r.Answer), r.Truncated, c.maxSize, c.whole)
+		}
+	}
 }
