@@ -175,21 +175,8 @@ func (l *liveness) round(now time.Time, rx func() map[netip.Addr]uint64) (target
 		if !p.gone.IsZero() {
 			continue
 		}
-		// A probe missed: its data counter is read, the first time as a
-		// baseline, so that data flowing meanwhile counts before the
-		// last of its misses.
-		if judge && p.fast && p.missed(now) > 0 {
-			if counters == nil && rx != nil {
-				counters = rx()
-			}
-			l.dataSeen(p, counters[a], now)
-		}
-		if judge && !p.down && p.missed(now) >= l.misses {
-			p.down, p.healthySince = true, time.Time{}
-			flips = append(flips, flip{name: p.name, down: true, everUp: p.everUp, silent: now.Sub(p.silentSince())})
-		}
-		if judge && p.down && p.missed(now) > 0 {
-			p.healthySince = time.Time{} // the hold-down starts again
+		if judge {
+			flips = l.judge(a, p, now, rx, &counters, flips)
 		}
 		if p.fast || (l.seq+1+p.slot)%l.slowEvery == 0 {
 			targets = append(targets, a)
@@ -202,6 +189,29 @@ func (l *liveness) round(now time.Time, rx func() map[netip.Addr]uint64) (target
 	l.seq++
 	l.sent[l.seq%sentRounds] = now
 	return targets, l.seq, flips
+}
+
+// judge counts p's missed probes at now and appends to flips when it went
+// down. A probe missed: its data counter is read (counters, once a round),
+// the first time as a baseline, so that data flowing meanwhile counts
+// before the last of its misses.
+func (l *liveness) judge(a netip.Addr, p *peerLife, now time.Time, rx func() map[netip.Addr]uint64, counters *map[netip.Addr]uint64, flips []flip) []flip {
+	missed := p.missed(now)
+	if p.fast && missed > 0 {
+		if *counters == nil && rx != nil {
+			*counters = rx()
+		}
+		l.dataSeen(p, (*counters)[a], now)
+		missed = p.missed(now)
+	}
+	if !p.down && missed >= l.misses {
+		p.down, p.healthySince = true, time.Time{}
+		flips = append(flips, flip{name: p.name, down: true, everUp: p.everUp, silent: now.Sub(p.silentSince())})
+	}
+	if p.down && missed > 0 {
+		p.healthySince = time.Time{} // the hold-down starts again
+	}
+	return flips
 }
 
 // dataSeen takes p's rx counter at now: bytes received since the last

@@ -142,13 +142,28 @@ func TestLivenessDataIsSignOfLife(t *testing.T) {
 }
 
 // A stall of the prober itself (a starved CPU, a stopped process) is not
-// the peer's silence.
+// the peer's silence: it sends no probes meanwhile, and the round after
+// the stall judges nothing, so that replies that came in before it but
+// were not read yet (the reader starved first) are read before judging.
 func TestLivenessProberStall(t *testing.T) {
 	s := newProbeSim(true)
 	s.run(2*time.Second, always(time.Millisecond), 0)
-	// The loop wakes 1.5 s late; the replies queued meanwhile are read
-	// just after.
+	// Three rounds whose replies arrive but stay unread; then the loop
+	// wakes 1.5 s late and runs its round before the reader catches up.
+	s.deliver(s.now.Add(time.Millisecond))
+	var unread []uint32
+	for range 3 {
+		s.now = s.now.Add(simInterval)
+		_, seq, flips := s.l.round(s.now, nil)
+		s.note(flips, s.now)
+		unread = append(unread, seq)
+	}
 	s.now = s.now.Add(1500 * time.Millisecond)
+	_, _, flips := s.l.round(s.now, nil)
+	s.note(flips, s.now)
+	for _, seq := range unread {
+		s.note(s.l.reply(s.peer, seq, s.now.Add(time.Millisecond)), s.now)
+	}
 	s.run(2*time.Second, always(time.Millisecond), 0)
 	if len(s.downs) != 0 {
 		t.Errorf("down after the prober itself stalled: %v", s.downs)
