@@ -174,11 +174,7 @@ func (s *dnsServers) stop() {
 }
 
 // set makes st what the servers answer from.
-func (s *dnsServers) set(st *namesState) {
-	if s != nil {
-		s.state.Store(st)
-	}
-}
+func (s *dnsServers) set(st *namesState) { s.state.Store(st) }
 
 // serveMember answers a member.
 func (s *dnsServers) serveMember(w dns.ResponseWriter, r *dns.Msg) {

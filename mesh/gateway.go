@@ -306,7 +306,9 @@ func (g *Gateway) apply(ctx context.Context, cfg *configs.Config) error {
 	wants, fw := floatWants(cfg, v, settling, g.sites.down(), g.health.anyAnswering(), g.float.ifaceFor)
 	g.float.apply(wants)
 	warnings = append(warnings, fw...)
-	g.names.set(namesFrom(cfg, v, d))
+	if g.names != nil { // no names to compute on a gateway without DNS
+		g.names.set(namesFrom(cfg, v, d))
+	}
 	g.countFailovers(d.HA)
 	g.desired, g.policy, g.warnings, g.synced = d, policy, warnings, time.Now()
 	return err
