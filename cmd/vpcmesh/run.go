@@ -50,6 +50,8 @@ func runGateway(cfg *configs.Config, log *slog.Logger) error {
 	for _, w := range cfg.Warnings {
 		log.Warn(w.Error())
 	}
+	procs, cpus := setGoProcs()
+	log.Info("go runtime", "procs", procs, "cpus", cpus)
 	// Bound before anything is set up: a taken port changes nothing.
 	var metrics net.Listener
 	if addr := cfg.Node.MetricsListen; addr != "" {
