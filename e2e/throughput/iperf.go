@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -92,12 +93,23 @@ type iperfReport struct {
 	} `json:"end"`
 }
 
-// measure runs one single-stream iperf3 client for seconds, bounded in
-// time even when the path hangs.
-func measure(ctx context.Context, lg *leg, seconds int) *sample {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second+20*time.Second)
+// minRate is the slowest a leg may carry a fixed byte count (-bytes)
+// before the run is given up on: far below any tunnel on a veth, so that
+// only a hung path hits it.
+const minRate = 100e6 // bits/s
+
+// measure runs one single-stream iperf3 client for seconds, or, when n > 0,
+// until it has sent n bytes; bounded in time even when the path hangs.
+func measure(ctx context.Context, lg *leg, seconds int, n int64) *sample {
+	limit := time.Duration(seconds) * time.Second
+	length := []string{"-t", strconv.Itoa(seconds)}
+	if n > 0 {
+		limit = time.Duration(float64(n) * 8 / minRate * float64(time.Second))
+		length = []string{"-n", strconv.FormatInt(n, 10)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit+20*time.Second)
 	defer cancel()
-	args := []string{"iperf3", "-c", lg.dst, "-p", iperfPort, "-t", strconv.Itoa(seconds), "-J", "--connect-timeout", "5000"}
+	args := append([]string{"iperf3", "-c", lg.dst, "-p", iperfPort, "-J", "--connect-timeout", "5000"}, length...)
 	if lg.bind != "" {
 		args = append(args, "-B", lg.bind)
 	}
@@ -151,4 +163,38 @@ func parseIperf(out string) (*iperfReport, error) {
 		return nil, fmt.Errorf("iperf3 JSON: %w", err)
 	}
 	return &rep, nil
+}
+
+// byteUnits are the suffixes of -bytes, as iperf3 reads -n: powers of 1024.
+var byteUnits = []struct {
+	suffix string
+	shift  uint
+}{{"T", 40}, {"G", 30}, {"M", 20}, {"K", 10}}
+
+// parseBytes reads a byte count such as 4G, 512M or 1073741824: a whole
+// number with an optional K, M, G or T (KiB … TiB).
+func parseBytes(s string) (int64, error) {
+	num, shift := strings.ToUpper(strings.TrimSpace(s)), uint(0)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, shift = rest, u.shift
+			break
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v <= 0 || v > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("byte count %q: want a positive whole number with an optional K, M, G or T", s)
+	}
+	return v << shift, nil
+}
+
+// formatBytes is n in the largest unit that divides it, as parseBytes
+// reads it back: 4 GiB, 1536 MiB, 1000 B.
+func formatBytes(n int64) string {
+	for _, u := range byteUnits {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %siB", n>>u.shift, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -20,16 +20,19 @@ func median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// report prints the table of medians and the ratio vpcmesh / reference
-// wireguard-go with its verdict.
+// report prints the table of medians, every leg's ratios to the reference
+// wireguard-go, and the ratio vpcmesh / reference wireguard-go with its
+// verdict.
 func report(w io.Writer, res *result, o options) {
-	fmt.Fprintf(w, "\none TCP stream, %d s per run, Gbit/s received; CPU seconds of the two tunnel processes per GiB received\n", o.Seconds)
+	fmt.Fprintf(w, "\none TCP stream, %s per run, Gbit/s received; CPU seconds of the two tunnel processes per GiB received\n", o.perRun())
 	fmt.Fprintf(w, "%-28s %8s %8s %8s %6s %10s %8s %8s\n", "leg", "median", "min", "max", "runs", "CPU-s/GiB", "min", "max")
 	for _, lg := range res.legs {
 		v := lg.values()
 		if len(v) == 0 {
 			what := "no traffic"
-			if lg.err != nil {
+			if lg.skipped {
+				what = "skipped: " + firstLine(lg.err.Error())
+			} else if lg.err != nil {
 				what = "not set up: " + firstLine(lg.err.Error())
 			}
 			fmt.Fprintf(w, "%-28s %8s %8s %8s %3d/%-2d %s\n", lg.name, "-", "-", "-", 0, o.Rounds, what)
@@ -50,6 +53,7 @@ func report(w io.Writer, res *result, o options) {
 	}
 
 	ref := res.leg(legRefWG)
+	ratioTable(w, res, ref)
 	for _, name := range []string{legVPCMesh, legVPCMeshPlain} {
 		vm := res.leg(name)
 		if vm == nil {
@@ -87,6 +91,49 @@ func report(w io.Writer, res *result, o options) {
 			fmt.Fprintf(w, "verdict: BELOW THE FLOOR %.2f (target %.2f)\n", ratioFloor, ratioTarget)
 		}
 	}
+}
+
+// ratioTable prints, for every leg, its medians and their ratios to the
+// reference wireguard-go's, each with the median of the per-round ratios
+// in brackets (the legs of a round ran within seconds of each other).
+func ratioTable(w io.Writer, res *result, ref *leg) {
+	fmt.Fprintf(w, "\nagainst %s: medians, and ratios of the medians (median of the per-round ratios)\n", legRefWG)
+	fmt.Fprintf(w, "%-28s %8s %10s %18s %18s\n", "leg", "Gbit/s", "CPU-s/GiB", "Gbit/s ratio", "CPU-s/GiB ratio")
+	refBps, refCost := 0.0, 0.0
+	if ref != nil {
+		refBps, refCost = ref.median(), median(ref.costs())
+	}
+	for _, lg := range res.legs {
+		bps, cost := lg.median(), median(lg.costs())
+		if bps == 0 {
+			continue // the table above says why
+		}
+		costCell := fmt.Sprintf("%10s", "-")
+		if cost > 0 {
+			costCell = fmt.Sprintf("%10.2f", cost)
+		}
+		bpsRatio, costRatio := "-", "-"
+		if ref != nil {
+			bpsRatio = ratioCell(bps, refBps, perRoundRatios(lg, ref))
+			costRatio = ratioCell(cost, refCost, perRoundCostRatios(lg, ref))
+		}
+		fmt.Fprintf(w, "%-28s %8.3f %s %18s %18s\n", lg.name, bps/1e9, costCell, bpsRatio, costRatio)
+	}
+	if ref == nil || refBps == 0 {
+		fmt.Fprintf(w, "(no ratios: %s not measured)\n", legRefWG)
+	}
+}
+
+// ratioCell is a / b and the median of the per-round ratios pr; "-" when
+// either is not measured.
+func ratioCell(a, b float64, pr []float64) string {
+	if a <= 0 || b <= 0 {
+		return "-"
+	}
+	if len(pr) == 0 {
+		return fmt.Sprintf("%.3f", a/b)
+	}
+	return fmt.Sprintf("%.3f (%.3f)", a/b, median(pr))
 }
 
 // perRoundRatios divides a's run by b's in every round where both carried

@@ -19,13 +19,26 @@ import (
 // options are the flags of one run.
 type options struct {
 	Rounds, Seconds int
-	VPCMesh         string   // the vpcmesh binary
-	WireGuard       string   // the reference wireguard-go; "" finds it
-	Cipher          string   // OpenVPN's data channel cipher
-	Legs            []string // leg keys, in the order they are built; nil for defaultLegs
-	Keep            bool
-	Out             io.Writer                     // the report
-	Logf            func(format string, a ...any) // setup steps; nil for none
+	// Bytes, when > 0, makes every run send this many bytes instead of
+	// lasting Seconds, so that CPU per GiB is over the same count for all.
+	Bytes        int64
+	VPCMesh      string   // the vpcmesh binary
+	WireGuard    string   // the reference wireguard-go; "" finds it
+	Cipher       string   // OpenVPN's data channel cipher
+	TailscaleMTU int      // 0: Tailscale's own default
+	NebulaBuffer int      // Nebula's UDP socket buffers, bytes; 0: the system's
+	Legs         []string // leg keys, in the order they are built; nil for defaultLegs
+	Keep         bool
+	Out          io.Writer                     // the report
+	Logf         func(format string, a ...any) // setup steps; nil for none
+}
+
+// perRun is what one run is: a time or a byte count.
+func (o options) perRun() string {
+	if o.Bytes > 0 {
+		return formatBytes(o.Bytes)
+	}
+	return fmt.Sprintf("%d s", o.Seconds)
 }
 
 // The legs' names, as reported.
@@ -35,6 +48,8 @@ const (
 	legVPCMesh      = "vpcmesh (translation + ACL)"
 	legVPCMeshPlain = "vpcmesh (no translation)"
 	legOpenVPN      = "OpenVPN"
+	legNebula       = "Nebula"
+	legTailscale    = "Tailscale"
 )
 
 // legDefs are the legs -legs can choose, by key.
@@ -44,10 +59,14 @@ var legDefs = []leg{
 	{name: legVPCMesh, key: "vpcmesh", setup: setupVPCMesh},
 	{name: legVPCMeshPlain, key: "vpcmesh-plain", setup: setupVPCMeshPlain},
 	{name: legOpenVPN, key: "ovpn", setup: setupOpenVPN},
+	{name: legNebula, key: "nebula", setup: setupNebula},
+	{name: legTailscale, key: "tailscale", setup: setupTailscale},
 }
 
-// defaultLegs are the four of issue 4.
-var defaultLegs = []string{"raw", "wg", "vpcmesh", "ovpn"}
+// defaultLegs are the four of issue 4 and the two other overlays users
+// would pick instead; those two are skipped where e2e/setup-peers.sh has
+// not built them.
+var defaultLegs = []string{"raw", "wg", "vpcmesh", "ovpn", "nebula", "tailscale"}
 
 // newLeg is a fresh leg for key; nil when there is none.
 func newLeg(key string) *leg {
@@ -95,18 +114,21 @@ type leg struct {
 	// cost is the kernel's alone.
 	pids []int
 
-	err  error     // the leg could not be set up: not measured
-	runs []*sample // one per round, in round order
+	err     error     // the leg could not be set up: not measured
+	skipped bool      // err is errNotInstalled: not a failure
+	runs    []*sample // one per round, in round order
 }
 
 // env is what the legs' setup shares.
 type env struct {
-	lab        *lab.Lab
-	wireguard  string
-	vpcmesh    string
-	cipher     string
-	out        io.Writer
-	underlayNo int // numbers the legs' underlay subnets
+	lab          *lab.Lab
+	wireguard    string
+	vpcmesh      string
+	cipher       string
+	tailscaleMTU int
+	nebulaBuffer int
+	out          io.Writer
+	underlayNo   int // numbers the legs' underlay subnets
 }
 
 // result is what a run measured, for the caller and the smoke test.
@@ -114,10 +136,14 @@ type result struct {
 	legs []*leg
 }
 
-// failed names the legs that were not set up or had a run without traffic.
+// failed names the legs that were not set up or had a run without traffic;
+// a leg skipped for want of its binaries is not among them.
 func (r *result) failed() []string {
 	var names []string
 	for _, lg := range r.legs {
+		if lg.skipped {
+			continue
+		}
 		bad := lg.err != nil || len(lg.runs) == 0
 		for _, rn := range lg.runs {
 			bad = bad || rn.err != nil || rn.bps <= 0
@@ -154,7 +180,8 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			return nil, fmt.Errorf("%s not found: run e2e/setup.sh", tool)
 		}
 	}
-	e := &env{vpcmesh: o.VPCMesh, wireguard: o.WireGuard, cipher: o.Cipher, out: o.Out}
+	e := &env{vpcmesh: o.VPCMesh, wireguard: o.WireGuard, cipher: o.Cipher, tailscaleMTU: o.TailscaleMTU,
+		nebulaBuffer: o.NebulaBuffer, out: o.Out}
 	if e.vpcmesh, err = filepath.Abs(e.vpcmesh); err != nil {
 		return nil, err
 	}
@@ -196,7 +223,7 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		res.legs = append(res.legs, lg)
 	}
 	w := o.Out
-	fmt.Fprintf(w, "throughput: one TCP stream (iperf3), %d rounds × %d s per leg, lab %s\n", o.Rounds, o.Seconds, l.ID)
+	fmt.Fprintf(w, "throughput: one TCP stream (iperf3), %d rounds × %s per leg, lab %s\n", o.Rounds, o.perRun(), l.ID)
 	fmt.Fprintf(w, "machine: %s\n", machine(ctx, e))
 	busy, err := cpuBusy(ctx, time.Second)
 	if err != nil {
@@ -216,6 +243,11 @@ func run(ctx context.Context, o options) (res *result, err error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if errors.Is(lg.err, errNotInstalled) {
+			lg.skipped = true
+			fmt.Fprintf(w, "setup %-28s skipped: %v\n", lg.name, lg.err)
+			continue
+		}
 		if lg.err != nil {
 			fmt.Fprintf(w, "setup %-28s FAILED: %v\n", lg.name, lg.err)
 			continue
@@ -234,7 +266,7 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			if lg.err != nil {
 				continue
 			}
-			rn := measure(ctx, lg, o.Seconds)
+			rn := measure(ctx, lg, o.Seconds, o.Bytes)
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
