@@ -41,6 +41,9 @@ func (c *controlIn) Control(pkt []byte, from netip.AddrPort, r *tunnel.Reply) {
 	switch v {
 	case discovery.Answered:
 		r.Send(answer) // lost like any datagram: the sender tries again
+		if discovery.MsgType(pkt[1]) == discovery.MsgPing {
+			c.m.pingedBy(from)
+		}
 	case discovery.Admit:
 		select {
 		case c.m.control <- controlPacket{bytes.Clone(pkt), from}:

@@ -47,11 +47,12 @@ type membership struct {
 	id      *discovery.Identity
 	root    cert.Root
 	gossip  *discovery.Gossip
-	gate    *discovery.Gate    // screens control packets before any work
-	control chan controlPacket // admission messages that passed the gate
-	pongs   chan pongIn        // Pongs that answered a Ping of ours
-	changes chan struct{}      // from memberlist's goroutines
-	punch   chan struct{}      // a record or this gateway's own address changed: punch now
+	gate    *discovery.Gate     // screens control packets before any work
+	control chan controlPacket  // admission messages that passed the gate
+	pongs   chan pongIn         // Pongs that answered a Ping of ours
+	changes chan struct{}       // from memberlist's goroutines
+	punch   chan struct{}       // a record or this gateway's own address changed: punch now
+	pinged  chan netip.AddrPort // where Pings we answered came from, for pingBack
 
 	lastRejoin     time.Time // Run loop only
 	lastRefusalLog time.Time // Run loop only
@@ -83,6 +84,19 @@ func (m *membership) punchNow() {
 	select {
 	case m.punch <- struct{}{}:
 	default:
+	}
+}
+
+// pingedBy hands the path loop the source of a Ping just answered, for a
+// Ping back (paths.pingBack); it never blocks. A public gateway punches
+// for nobody.
+func (m *membership) pingedBy(from netip.AddrPort) {
+	if m.public {
+		return
+	}
+	select {
+	case m.pinged <- from:
+	default: // a flood: the next round pings anyway
 	}
 }
 
@@ -262,7 +276,7 @@ func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 		public:  g.cfg.Node.PublicEndpoint != "",
 		gate:    discovery.NewGate(discovery.GateConfig{Overlay: g.cfg.Node.OverlayAddress}),
 		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1),
-		punch: make(chan struct{}, 1)}
+		punch: make(chan struct{}, 1), pinged: make(chan netip.AddrPort, 16)}
 	g.dev.HandleControl(&controlIn{g: g, m: m})
 	m.gossip, err = discovery.StartGossip(discovery.GossipConfig{
 		Identity:      id,

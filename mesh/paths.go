@@ -46,9 +46,13 @@ type path struct {
 }
 
 type pathState struct {
-	first time.Time // first ping
-	pongs map[netip.AddrPort]pongSeen
-	cur   path
+	first   time.Time // first ping
+	pongs   map[netip.AddrPort]pongSeen
+	cur     path
+	overlay netip.Addr
+	// pingedBack is when a Ping from this gateway was last answered with
+	// one of ours (pingBack).
+	pingedBack time.Time
 }
 
 // pongSeen is the last Pong from one address of a peer.
@@ -69,12 +73,32 @@ type paths struct {
 	mu      sync.Mutex
 	peers   map[string]*pathState // by gateway name; NATed pairs only
 	pending map[[12]byte]pendingPing
-	ticks   int
+	// byCandidate: the punched gateways by candidate address, as the last
+	// round saw them, so that a Ping received is matched without a walk.
+	byCandidate map[netip.AddrPort][]string
+	ticks       int
 }
 
 func newPaths(log *slog.Logger) *paths {
-	return &paths{log: log, peers: map[string]*pathState{}, pending: map[[12]byte]pendingPing{}}
+	return &paths{log: log, peers: map[string]*pathState{}, pending: map[[12]byte]pendingPing{}, byCandidate: map[netip.AddrPort][]string{}}
 }
+
+// round is why a path round runs.
+type round int
+
+const (
+	// roundTick: the clock's, every pingEvery: pings the punched pairs and
+	// the public gateways.
+	roundTick round = iota
+	// roundKick: out of turn, because a record or this gateway's own
+	// address changed: punches with what may be new candidates, but leaves
+	// the public pings to the clock.
+	roundKick
+	// roundAnswer: out of turn, because a Pong came for a pair without a
+	// direct path: decides with it at once rather than at the next tick,
+	// and sends nothing.
+	roundAnswer
+)
 
 // pathInput is what one round of path decisions looks at.
 type pathInput struct {
@@ -83,10 +107,7 @@ type pathInput struct {
 	nodes    []*discovery.Node
 	observed map[string]netip.AddrPort // where admission heard from each gateway
 	down     map[string]bool           // by health probes
-	// kicked: a round out of turn, because a record or this gateway's own
-	// address changed; it punches but leaves the public pings to the
-	// rounds of the clock.
-	kicked bool
+	round    round
 }
 
 // ping is one Ping to send.
@@ -100,7 +121,7 @@ type ping struct {
 func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if !in.kicked {
+	if in.round == roundTick {
 		ps.ticks++
 	}
 	observers := publicObservers(in.nodes)
@@ -110,6 +131,7 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 		}
 	}
 	live := map[string]bool{}
+	clear(ps.byCandidate)
 	for _, n := range in.nodes {
 		live[n.Name] = true
 		punch := !in.public && n.NAT != discovery.NATPublic
@@ -117,7 +139,7 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 			// Two public gateways are asked every second where they see
 			// this one, so that a changed NAT shows within a second; the
 			// others now and then.
-			if !in.public && !in.kicked && (slices.Contains(observers, n.Name) || ps.ticks%publicPingTicks == 1) {
+			if !in.public && in.round == roundTick && (slices.Contains(observers, n.Name) || ps.ticks%publicPingTicks == 1) {
 				pings = append(pings, ps.pings(n, n.Endpoints, in.now)...)
 			}
 			continue
@@ -127,7 +149,14 @@ func (ps *paths) step(in pathInput) (pings []ping, changed bool) {
 			st = &pathState{first: in.now, pongs: map[netip.AddrPort]pongSeen{}, cur: path{kind: PathDirect, changed: in.now}}
 			ps.peers[n.Name] = st
 		}
-		pings = append(pings, ps.pings(n, candidates(n, in.observed), in.now)...)
+		st.overlay = n.Overlay
+		cands := candidates(n, in.observed)
+		for _, a := range cands {
+			ps.byCandidate[a] = append(ps.byCandidate[a], n.Name)
+		}
+		if in.round != roundAnswer {
+			pings = append(pings, ps.pings(n, cands, in.now)...)
+		}
 		want := decide(st, n, relayFor(n, in.nodes, in.down), in.now)
 		if want.kind != st.cur.kind || want.via != st.cur.via || want.endpoint != st.cur.endpoint {
 			want.changed = in.now
@@ -245,12 +274,55 @@ func candidates(n *discovery.Node, observed map[string]netip.AddrPort) []netip.A
 func (ps *paths) pings(n *discovery.Node, to []netip.AddrPort, now time.Time) []ping {
 	var out []ping
 	for _, a := range to {
-		p := discovery.Probe{Type: discovery.MsgPing, To: n.Overlay}
-		rand.Read(p.Nonce[:])
-		ps.pending[p.Nonce] = pendingPing{peer: n.Name, at: now}
-		out = append(out, ping{a, p.Encode()})
+		out = append(out, ps.ping(n.Name, n.Overlay, a, now))
 	}
 	return out
+}
+
+// ping makes one Ping to the gateway name at addr. Called with ps.mu held.
+func (ps *paths) ping(name string, overlay netip.Addr, addr netip.AddrPort, now time.Time) ping {
+	p := discovery.Probe{Type: discovery.MsgPing, To: overlay}
+	rand.Read(p.Nonce[:])
+	ps.pending[p.Nonce] = pendingPing{peer: name, at: now}
+	return ping{addr, p.Encode()}
+}
+
+// pingBack answers a Ping received from addr with one of ours, at once,
+// when addr is a candidate of a punched gateway that has not answered us
+// there. Such a Ping says that gateway's NAT has just opened its side of
+// the hole towards us: our next round's Ping, up to a second away, would
+// get through now, and its Pong is what makes the path direct on this
+// side. At most one per gateway per kickGap, and none for a Ping from
+// anywhere else, so a flood of Pings makes no flood of ours.
+func (ps *paths) pingBack(addr netip.AddrPort, now time.Time) []ping {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var out []ping
+	for _, name := range ps.byCandidate[addr] {
+		st := ps.peers[name]
+		if st == nil || now.Sub(st.pingedBack) < kickGap {
+			continue
+		}
+		if p, ok := st.pongs[addr]; ok && now.Sub(p.at) < directFor {
+			continue // the path there works: its own rounds keep it
+		}
+		st.pingedBack = now
+		out = append(out, ps.ping(name, st.overlay, addr, now))
+	}
+	return out
+}
+
+// undecided says whether a punched gateway's path is not direct at an
+// address that answers: a Pong from it may change the path.
+func (ps *paths) undecided(name string, now time.Time) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	st := ps.peers[name]
+	if st == nil {
+		return false
+	}
+	p, ok := st.pongs[st.cur.endpoint]
+	return st.cur.kind != PathDirect || !ok || now.Sub(p.at) >= directFor
 }
 
 // pong notes a Pong from addr and returns the gateway that sent it ("" for
@@ -324,11 +396,16 @@ func localCandidates(tun string, port int) []netip.AddrPort {
 	return out
 }
 
-// pathLoop runs the path rounds until the gateway closes. A relay also
-// reads its peers' endpoints again, at most every relayRefresh, when a
-// packet to relay comes from an address it does not know: a NATed peer's
-// mapping moved, and waiting for the next round would cost its relayed
-// flows up to a second.
+// pathLoop runs the path rounds until the gateway closes: every pingEvery,
+// and out of turn on the events that move a path on, so that a chain of
+// them (an address changes, the record goes round, each side punches) is
+// not a chain of waits for the clock: a changed record punches at once
+// (roundKick); a Ping from a punched gateway is answered with one of ours
+// (pingBack); a Pong for a pair without a direct path decides at once
+// (roundAnswer). A relay also reads its peers' endpoints again, at most
+// every relayRefresh, when a packet to relay comes from an address it does
+// not know: a NATed peer's mapping moved, and waiting for the next round
+// would cost its relayed flows up to a second.
 func (g *Gateway) pathLoop() {
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
@@ -340,6 +417,7 @@ func (g *Gateway) pathLoop() {
 		}
 	})
 	var refreshed, summarised, kicked time.Time
+	undecided := false
 	last := refusals{}
 	// A kick out of turn waits for kickGap since the last one.
 	later := time.NewTimer(time.Hour)
@@ -350,8 +428,17 @@ func (g *Gateway) pathLoop() {
 			return
 		case p := <-g.members.pongs:
 			g.tookPong(p)
+			// The Pongs of one round come together: one decision
+			// after the last of them.
+			undecided = undecided || g.paths.undecided(p.peer, time.Now())
+			if undecided && len(g.members.pongs) == 0 {
+				undecided = false
+				g.pathRound(time.Now(), roundAnswer)
+			}
+		case from := <-g.members.pinged:
+			g.sendPings(g.paths.pingBack(from, time.Now()))
 		case now := <-t.C:
-			g.pathRound(now, false)
+			g.pathRound(now, roundTick)
 			if now.Sub(summarised) >= refusalsEvery {
 				summarised, last = now, g.logRefusals(last)
 			}
@@ -361,10 +448,10 @@ func (g *Gateway) pathLoop() {
 				continue
 			}
 			kicked = time.Now()
-			g.pathRound(kicked, true)
+			g.pathRound(kicked, roundKick)
 		case now := <-later.C:
 			kicked = now
-			g.pathRound(now, true)
+			g.pathRound(now, roundKick)
 		case <-miss:
 			if time.Since(refreshed) >= relayRefresh && g.config().Node.Relay {
 				refreshed = time.Now()
@@ -375,16 +462,17 @@ func (g *Gateway) pathLoop() {
 }
 
 // relayRefresh bounds how often a relay reads its peers' endpoints again
-// on a miss; kickGap how often records that change punch out of turn.
+// on a miss; kickGap how often records that change punch out of turn, and
+// how often one gateway's Pings are answered with ours (pingBack).
 const (
 	relayRefresh = 50 * time.Millisecond
 	kickGap      = 250 * time.Millisecond
 )
 
-func (g *Gateway) pathRound(now time.Time, kicked bool) {
+func (g *Gateway) pathRound(now time.Time, r round) {
 	m := g.members
 	in := pathInput{now: now, public: m.public, nodes: m.gossip.Nodes(), observed: map[string]netip.AddrPort{}, down: g.health.down(),
-		kicked: kicked}
+		round: r}
 	m.mu.Lock()
 	for name, a := range m.admitted {
 		in.observed[name] = a.from
@@ -393,17 +481,14 @@ func (g *Gateway) pathRound(now time.Time, kicked bool) {
 	g.forgetObservations(now)
 	g.dev.SetRelaySources(relaySources(in.nodes))
 	pings, changed := g.paths.step(in)
-	for _, p := range pings {
-		if err := g.dev.SendControl(p.to, p.msg); err != nil {
-			g.log.Debug("ping not sent", "to", p.to, "err", err)
-		}
-	}
+	g.sendPings(pings)
 	if changed {
 		m.reconcile() // not a punch: this round just did
 	}
 	// One read of the device serves both.
 	relay := g.config().Node.Relay
 	chosen := g.paths.endpoints()
+	g.dev.SetDirectPaths(directPaths(chosen, in.nodes))
 	if len(chosen) == 0 && !relay {
 		return
 	}
@@ -415,6 +500,27 @@ func (g *Gateway) pathRound(now time.Time, kicked bool) {
 	if relay {
 		g.setRelay(in.nodes, peers, names)
 	}
+}
+
+func (g *Gateway) sendPings(pings []ping) {
+	for _, p := range pings {
+		if err := g.dev.SendControl(p.to, p.msg); err != nil {
+			g.log.Debug("ping not sent", "to", p.to, "err", err)
+		}
+	}
+}
+
+// directPaths are the chosen endpoints that go direct, by overlay address:
+// the device keeps WireGuard on them (tunnel.Device.SetDirectPaths).
+func directPaths(chosen map[string]netip.AddrPort, nodes []*discovery.Node) map[netip.Addr]netip.AddrPort {
+	out := map[netip.Addr]netip.AddrPort{}
+	for _, n := range nodes {
+		ep, ok := chosen[n.Name]
+		if _, _, relayed := tunnel.ParseRelayEndpoint(ep); ok && !relayed {
+			out[n.Overlay] = ep
+		}
+	}
+	return out
 }
 
 // peerStates reads the device's peers, with the gateway each key is.
@@ -431,7 +537,8 @@ func (g *Gateway) peerStates() ([]tunnel.PeerStatus, map[tunnel.Key]string, erro
 // holdPaths puts back the chosen endpoint of every punched pair where
 // WireGuard roamed away from it. When a pair changes path, each side
 // still gets a few packets the old way and roams back to it; the two can
-// then keep each other there indefinitely.
+// then keep each other there indefinitely. (From a direct path to a relay
+// the device no longer roams at all: SetDirectPaths.)
 func (g *Gateway) holdPaths(chosen map[string]netip.AddrPort, peers []tunnel.PeerStatus, names map[tunnel.Key]string) {
 	for _, p := range peers {
 		if ep, ok := chosen[names[p.PublicKey]]; ok && p.Endpoint != ep {

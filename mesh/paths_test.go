@@ -210,3 +210,79 @@ func TestReflexiveOf(t *testing.T) {
 		}
 	}
 }
+
+// A Ping from a punched gateway's candidate is answered with a Ping back
+// at once: its NAT has just opened the hole our next round would find.
+// One per gateway per kickGap, none once that address answers, none for a
+// Ping from anywhere else.
+func TestPathsPingBack(t *testing.T) {
+	peerEP := netip.MustParseAddrPort("198.51.100.7:51820")
+	peer := pathNode("office2", "100.96.0.4", discovery.NATIndependent, false, peerEP.String())
+	pub := pathNode("vpc", "100.96.0.3", discovery.NATPublic, false, "203.0.113.3:51820")
+	ps := newPaths(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Unix(1000, 0)
+	ps.step(pathInput{now: t0, nodes: []*discovery.Node{peer, pub}})
+
+	for _, from := range []netip.AddrPort{netip.MustParseAddrPort("192.0.2.9:51820"), pub.Endpoints[0]} {
+		if got := ps.pingBack(from, t0); len(got) > 0 {
+			t.Errorf("a Ping from %s, no punched gateway's, pinged back %d times", from, len(got))
+		}
+	}
+	got := ps.pingBack(peerEP, t0.Add(100*time.Millisecond))
+	if len(got) != 1 || got[0].to != peerEP {
+		t.Fatalf("a Ping from the peer: pinged back %+v, want one Ping to %s", got, peerEP)
+	}
+	if probe, _ := discovery.DecodeProbe(got[0].msg); probe.Type != discovery.MsgPing || probe.To != peer.Overlay {
+		t.Errorf("pinged back %+v, want a Ping for %s", probe, peer.Overlay)
+	}
+	if got := ps.pingBack(peerEP, t0.Add(100*time.Millisecond+kickGap/2)); len(got) > 0 {
+		t.Errorf("pinged back again within kickGap")
+	}
+	if got := ps.pingBack(peerEP, t0.Add(100*time.Millisecond+kickGap)); len(got) != 1 {
+		t.Errorf("no Ping back after kickGap, want one")
+	}
+	answer(ps, got, peerEP, t0.Add(time.Second))
+	if got := ps.pingBack(peerEP, t0.Add(2*time.Second)); len(got) > 0 {
+		t.Errorf("pinged back though %s answers", peerEP)
+	}
+}
+
+// A Pong for a pair without a direct path is decided on at once, in a
+// round that sends nothing; once direct there, more Pongs from the same
+// address call for no round.
+func TestPathsDecideOnAnswer(t *testing.T) {
+	peerEP := netip.MustParseAddrPort("198.51.100.7:51820")
+	peer := pathNode("office2", "100.96.0.4", discovery.NATIndependent, false, peerEP.String())
+	r1 := pathNode("r1", "100.96.0.1", discovery.NATPublic, true, "203.0.113.1:51820")
+	nodes := []*discovery.Node{peer, r1}
+	ps := newPaths(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Unix(1000, 0)
+	ps.step(pathInput{now: t0, nodes: nodes})
+	ps.step(pathInput{now: t0.Add(punchFor), nodes: nodes})
+	if st := ps.peers["office2"]; st.cur.kind != PathRelayed {
+		t.Fatalf("path %s before any Pong, want relayed", st.cur.kind)
+	}
+	if ps.undecided("r1", t0) {
+		t.Error("a public gateway taken for an undecided pair")
+	}
+
+	at := t0.Add(punchFor + 300*time.Millisecond)
+	answer(ps, ps.pingBack(peerEP, at), peerEP, at)
+	if !ps.undecided("office2", at) {
+		t.Fatal("a relayed pair that just got a Pong is not undecided")
+	}
+	pings, changed := ps.step(pathInput{now: at, nodes: nodes, round: roundAnswer})
+	if len(pings) > 0 {
+		t.Errorf("a round on a Pong sent %d pings", len(pings))
+	}
+	if st := ps.peers["office2"]; !changed || st.cur.kind != PathDirect || st.cur.endpoint != peerEP {
+		t.Fatalf("after a round on a Pong: path %+v (changed %v), want direct to %s", st.cur, changed, peerEP)
+	}
+	if ps.undecided("office2", at) {
+		t.Error("a pair direct at an address that answers is still undecided")
+	}
+	// A round on a Pong is no tick: the public pings keep the clock's pace.
+	if ps.ticks != 2 {
+		t.Errorf("%d ticks counted, want 2", ps.ticks)
+	}
+}

@@ -95,6 +95,9 @@ type relayState struct {
 	// from an address the table does not know: a peer's NAT mapping may
 	// have moved, and the table should be read again.
 	stale atomic.Pointer[func()]
+	// direct: the peers whose path is direct, by overlay address, and
+	// where it goes (SetDirectPaths).
+	direct atomic.Pointer[map[[4]byte]netip.AddrPort]
 }
 
 // RelayPeers are the gateways a relay forwards between: overlay address →
@@ -192,14 +195,24 @@ func (b *controlBind) relayReceived(packets [][]byte, sizes []int, eps []conn.En
 			b.relay.strays.Add(1)
 			return true
 		}
-		ep, err := RelayEndpoint(from, netip.AddrFrom4([4]byte(pkt[1:relayHeader])))
-		if err != nil {
-			b.relay.strays.Add(1)
-			return true
+		peer := [4]byte(pkt[1:relayHeader])
+		var e conn.Endpoint
+		if d := b.relay.direct.Load(); d != nil {
+			if ap, ok := (*d)[peer]; ok {
+				// A fresh one, as the inner bind gives per packet:
+				// WireGuard may change the one it holds.
+				e, _ = b.Bind.ParseEndpoint(ap.String())
+			}
 		}
-		e, err := b.relayEndpoint(ep)
-		if err != nil {
-			return true
+		if e == nil {
+			ep, err := RelayEndpoint(from, netip.AddrFrom4(peer))
+			if err != nil {
+				b.relay.strays.Add(1)
+				return true
+			}
+			if e, err = b.relayEndpoint(ep); err != nil {
+				return true
+			}
 		}
 		sizes[i] = copy(packets[i], pkt[relayHeader:])
 		eps[i] = e
@@ -265,6 +278,24 @@ func (b *controlBind) setRelaySources(relays []netip.AddrPort, peers []netip.Add
 		}
 	}
 	b.relay.mu.Unlock()
+}
+
+// SetDirectPaths names the peers whose path is direct, by overlay address,
+// with the endpoint it goes to. A relayed packet from one of them is still
+// taken, but as if it came that way: the packets still in flight on the
+// relay when a pair moves to direct would otherwise make WireGuard roam
+// back onto it, and the two ends, each pulled back by the other's
+// stragglers, can keep each other there until the next hold of the path.
+func (d *Device) SetDirectPaths(paths map[netip.Addr]netip.AddrPort) { d.bind.setDirectPaths(paths) }
+
+func (b *controlBind) setDirectPaths(paths map[netip.Addr]netip.AddrPort) {
+	m := make(map[[4]byte]netip.AddrPort, len(paths))
+	for overlay, ep := range paths {
+		if _, _, relayed := ParseRelayEndpoint(ep); overlay.Is4() && ep.IsValid() && !relayed {
+			m[overlay.As4()] = ep
+		}
+	}
+	b.relay.direct.Store(&m)
 }
 
 // SetRelayPeers makes this gateway relay between peers (nil: relay

@@ -172,3 +172,26 @@ func TestRelayForwardsBetweenPeersOnly(t *testing.T) {
 		t.Fatalf("D got %q: a gateway with relaying off forwarded", got.data)
 	}
 }
+
+// Once D's path to A is direct, A's packets still coming through R are
+// taken as if they came the direct way: WireGuard, which follows the
+// source of what it receives, is not pulled back onto the relay.
+func TestRelayedFromDirectPeer(t *testing.T) {
+	a, r, d := openTestBind(t), openTestBind(t), openTestBind(t)
+	overlayA, overlayD := netip.MustParseAddr("100.96.0.1"), netip.MustParseAddr("100.96.0.2")
+	if err := r.setRelayPeers(RelayPeers{overlayA: a.addr, overlayD: d.addr}); err != nil {
+		t.Fatal(err)
+	}
+	d.setRelaySources([]netip.AddrPort{r.addr}, []netip.Addr{overlayA})
+	d.setDirectPaths(map[netip.Addr]netip.AddrPort{overlayA: a.addr})
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01straggler")
+	if got := d.next(t); got.data != "\x01straggler" || got.from != a.addr.String() {
+		t.Fatalf("D got %q from %s, want \"\\x01straggler\" from %s", got.data, got.from, a.addr)
+	}
+	// Relayed again: its packets come from the relayed path.
+	d.setDirectPaths(map[netip.Addr]netip.AddrPort{overlayA: relayEP(t, r.addr, overlayA)})
+	a.send(t, relayEP(t, r.addr, overlayD), "\x01relayed")
+	if got, want := d.next(t), relayEP(t, r.addr, overlayA).String(); got.data != "\x01relayed" || got.from != want {
+		t.Fatalf("D got %q from %s, want \"\\x01relayed\" from %s", got.data, got.from, want)
+	}
+}
