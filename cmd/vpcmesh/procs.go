@@ -15,8 +15,9 @@ import (
 // Go thread on every CPU the two halves fight for the same cores and every
 // hand-off between wireguard-go's stages wakes a thread on another CPU,
 // which in a VM is an interrupt across vCPUs. On the 2-vCPU machines that
-// gateways usually are, one CPU for Go carried 1.3 times the traffic at
-// 0.87 times the CPU per GiB (docs/ARCHITECTURE.md, Measuring).
+// gateways usually are, one CPU for Go carried 1.13–1.34 times the
+// traffic at 0.83–0.85 times the CPU per GiB (docs/ARCHITECTURE.md,
+// Measuring).
 func goProcs(available int, env string) int {
 	if n, err := strconv.Atoi(env); err == nil && n > 0 {
 		return n
