@@ -28,7 +28,7 @@ func FindReferenceWireGuard() (string, error) {
 		}
 		return p, nil
 	}
-	if p := filepath.Join(goPath(), "bin", "wireguard"); isExecutable(p) == nil {
+	if p := filepath.Join(GoPath(), "bin", "wireguard"); isExecutable(p) == nil {
 		return p, nil
 	}
 	for _, name := range []string{"wireguard-go", "wireguard"} {
@@ -41,8 +41,9 @@ func FindReferenceWireGuard() (string, error) {
 		"or set VPCMESH_WIREGUARD_GO to the binary")
 }
 
-// goPath is the first GOPATH entry, asking go itself when it is there.
-func goPath() string {
+// GoPath is the first GOPATH entry, asking go itself when it is there:
+// where `go install` puts the binaries the lab compares against.
+func GoPath() string {
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
 		if p := strings.TrimSpace(string(out)); p != "" {
 			return filepath.SplitList(p)[0]

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/vpcmesh/vpcmesh/e2e/lab"
 )
 
 // errNotInstalled marks a leg whose binaries are not on this machine: the
@@ -18,7 +20,7 @@ var errNotInstalled = errors.New("not installed: run e2e/setup-peers.sh")
 // wireguard-go: $(go env GOPATH)/bin/<name>, where e2e/setup-peers.sh
 // installs it, else <name> on PATH.
 func findPeer(name string) (string, error) {
-	if p := filepath.Join(goPath(), "bin", name); isExecutable(p) {
+	if p := filepath.Join(lab.GoPath(), "bin", name); isExecutable(p) {
 		return p, nil
 	}
 	if p, err := exec.LookPath(name); err == nil {
@@ -53,20 +55,6 @@ func peerVersion(bin, stamp string, args ...string) string {
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(line)
-}
-
-// goPath is the first GOPATH entry, as go itself reports it.
-func goPath() string {
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		if p := strings.TrimSpace(string(out)); p != "" {
-			return filepath.SplitList(p)[0]
-		}
-	}
-	if p := os.Getenv("GOPATH"); p != "" {
-		return filepath.SplitList(p)[0]
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, "go")
 }
 
 func isExecutable(p string) bool {
