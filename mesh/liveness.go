@@ -4,9 +4,11 @@ package mesh
 // in: which gateways to probe in a round, and which count as down. The
 // sockets are in health.go.
 //
-// A gateway is down when its last misses probes all went unanswered, each
-// past its retransmission timeout (its smoothed round trip plus four
-// deviations, as TCP's RTO; replies count however late), as BFD counts.
+// A gateway is down when misses probes since its last sign of life went
+// unanswered, each past its retransmission timeout (its smoothed round
+// trip plus four deviations, as TCP's RTO, at most a second; replies count
+// however late), as BFD counts: detection takes misses probe periods plus
+// one RTO, on a long path too.
 // A sign of life resets the count: a probe answered, or data received
 // through its tunnel, so that a saturated path that drops probes still
 // keeps alive a gateway whose data arrives. Counting probes sent, not time,
@@ -18,6 +20,7 @@ package mesh
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -55,7 +58,7 @@ type peerLife struct {
 	everUp   bool      // it has answered a probe
 
 	srtt, rttvar time.Duration
-	probes       []time.Time // send times of its last misses probes, oldest first
+	probes       []time.Time // send times of its first misses probes since silentSince, oldest first
 
 	rx   uint64    // bytes received through its tunnel at rxAt
 	rxAt time.Time // zero: not read yet
@@ -133,12 +136,18 @@ func (l *liveness) setTargets(targets map[netip.Addr]probeTarget, now time.Time)
 	l.slowEvery = l.slowRounds(slow)
 }
 
-// minRTO is the least time a probe is given, whatever the round trip.
-const minRTO = 10 * time.Millisecond
+// minRTO is the least time a probe is given, whatever the round trip;
+// maxRTO the most. A round trip of seconds is a probe that waited in the
+// tunnel for a handshake, not the path: unbounded, that one sample put off
+// the detection of a gateway cut off right after it by half a minute.
+const (
+	minRTO = 10 * time.Millisecond
+	maxRTO = time.Second
+)
 
 // rto is how long a probe to p is given to be answered.
 func (p *peerLife) rto() time.Duration {
-	return max(minRTO, p.srtt+4*p.rttvar)
+	return min(maxRTO, max(minRTO, p.srtt+4*p.rttvar))
 }
 
 // missed counts the probes sent to p since its last sign of life that
@@ -180,10 +189,15 @@ func (l *liveness) round(now time.Time, rx func() map[netip.Addr]uint64) (target
 		}
 		if p.fast || (l.seq+1+p.slot)%l.slowEvery == 0 {
 			targets = append(targets, a)
-			if len(p.probes) == l.misses {
-				p.probes = append(p.probes[:0], p.probes[1:]...)
+			// The first misses probes since the last sign of life are the
+			// ones judged: the last ones would still be within their RTO
+			// whenever it exceeds the probe interval (a long path), and
+			// the gateway would never be down.
+			silent := p.silentSince()
+			p.probes = slices.DeleteFunc(p.probes, func(t time.Time) bool { return !t.After(silent) })
+			if len(p.probes) < l.misses {
+				p.probes = append(p.probes, now)
 			}
-			p.probes = append(p.probes, now)
 		}
 	}
 	l.seq++

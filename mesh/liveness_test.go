@@ -263,3 +263,55 @@ func TestProbeRateScales(t *testing.T) {
 		}
 	}
 }
+
+// On a path whose round trip exceeds the probe interval, a gateway that
+// dies is still down: within its misses probes plus one retransmission
+// timeout, not never.
+func TestLivenessDetectsDeathOnLongPath(t *testing.T) {
+	for _, rtt := range []time.Duration{250 * time.Millisecond, 700 * time.Millisecond} {
+		s := newProbeSim(true)
+		s.run(10*time.Second, always(rtt), 0)
+		// Before its first answer it may count as never answering; after,
+		// it must stay up.
+		if len(s.ups) > 0 && len(s.downs) > 0 && s.downs[len(s.downs)-1].After(s.ups[0]) {
+			t.Fatalf("rtt %v: down at %v while answering every probe", rtt, s.downs)
+		}
+		s.downs = nil
+		died := s.now
+		s.run(10*time.Second, func(int) (time.Duration, bool) { return 0, false }, 0)
+		if len(s.downs) != 1 {
+			t.Fatalf("rtt %v: %d downs in the 10 s after it died, want 1", rtt, len(s.downs))
+		}
+		took := s.downs[0].Sub(died)
+		t.Logf("rtt %v: down %v after its death", rtt, took)
+		// Its answers to the probes before its death arrive for one more
+		// round trip.
+		if limit := rtt + 3*simInterval + maxRTO + simInterval; took > limit {
+			t.Errorf("rtt %v: down %v after its death, want at most %v", rtt, took, limit)
+		}
+	}
+}
+
+// A probe that waited in the tunnel for a handshake is answered seconds
+// late; that one round trip must not make the gateway undetectable when
+// it then falls silent (a partition right after the handshake).
+func TestLivenessLateFirstAnswer(t *testing.T) {
+	s := newProbeSim(false)
+	first := true
+	s.run(8*time.Second, func(int) (time.Duration, bool) { ok := first; first = false; return 10 * time.Second, ok }, 0)
+	s.run(5*time.Second, func(int) (time.Duration, bool) { return 0, false }, 0)
+	if len(s.ups) != 1 {
+		t.Fatalf("%d first answers, want 1 (the probe held 10 s)", len(s.ups))
+	}
+	answered := s.ups[0]
+	s.downs = nil
+	s.run(20*time.Second, func(int) (time.Duration, bool) { return 0, false }, 0)
+	if len(s.downs) != 1 {
+		t.Fatalf("silent since its one late answer: %d downs in the 20 s after, want 1", len(s.downs))
+	}
+	took := s.downs[0].Sub(answered)
+	t.Logf("down %v after its one answer", took)
+	if limit := 3*slowPeriod + maxRTO + slowPeriod; took > limit {
+		t.Errorf("down %v after its one answer, want at most %v", took, limit)
+	}
+}
