@@ -126,7 +126,8 @@ func FuzzVerifyRecord(f *testing.F) {
 	})
 }
 
-// Push/pull state arrives from any member as length-prefixed records.
+// Push/pull state arrives from any member as length-prefixed records and
+// digests.
 func FuzzMergeRemoteState(f *testing.F) {
 	m := newTestMesh(f)
 	id := m.issue(f, 1, time.Now().Add(time.Hour))
@@ -138,6 +139,8 @@ func FuzzMergeRemoteState(f *testing.F) {
 	state := binary.BigEndian.AppendUint32(nil, uint32(1+len(rec)))
 	f.Add(append(append(state, msgRecord), rec...))
 	f.Add([]byte{0, 0, 0, 9, 1})
+	digest := append([]byte{msgDigest}, "gw-2\x00\x04gw-1\x00\x00\x00\x00\x00\x00\x00\x07"...)
+	f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(digest))), digest...))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		g := &Gossip{cfg: GossipConfig{Identity: self, Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
 			records: map[string]*Node{}, refused: map[string]uint64{}, badNames: map[string]bool{}}

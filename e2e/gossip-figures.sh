@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# The 1,000-gateway figures (docs/ARCHITECTURE.md, Gossip at scale): N gateways
+# The 1,000-gateway figures (docs/ARCHITECTURE.md, Gossip at scale): N gateways'
 # gossip in one process on memberlist's in-memory network (every record
-# everywhere after the last join and after one late join, steady-state
-# bytes and CPU per gateway, heap per gateway), then, as root, 999
-# WireGuard peers on a real TUN (apply time, a one-peer change, memory per
-# peer). Root is needed only for the second part.
-# Usage: e2e/gossip-figures.sh [gateways, default 1000]; with
-# VPCMESH_SCALE_START=seeded every gateway starts holding every record (a
-# mesh restarting from its state files) before the joins. On 2 cores all
-# gateways' memberlist rounds share the CPUs: 400 take about 5 min; 1000
-# do not finish (the joins through one gateway time out past 800).
+# everywhere after the last join and after one late join, record updates,
+# steady-state bytes and CPU per gateway, heap per gateway), then, as root,
+# 999 WireGuard peers on a real TUN (apply time, a one-peer change, memory
+# per peer). Root is needed only for the second part.
+# Usage: e2e/gossip-figures.sh [gateways, default 1000] [started|seeded]
+#   started (default): all start together, each joining through the first.
+#   seeded: every gateway holds every record before the joins, as in a
+#   mesh that has run a while; skips the mass start's record storm.
+# N gateways in one process need about N x 0.7 ms of CPU per second once up,
+# several times that while joins settle. On 2 cores: 200 started together
+# take ~4 minutes, 400 seeded ~6; 1000 seeded join in ~22 minutes and then
+# starve (their memberlists miss probe timeouts): more cores are needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 n="${1:-1000}"
+mode="${2:-started}"
 log=$(mktemp /tmp/gossip-figures.XXXXXX.log)
-if ! VPCMESH_SCALE="$n" go test -count=1 -timeout 120m -run '^TestGossipFiguresAtScale$' -v ./discovery >"$log" 2>&1; then
+if ! VPCMESH_SCALE="$n" VPCMESH_SCALE_START="$mode" go test -count=1 -timeout 120m \
+  -run '^TestGossipFiguresAtScale$' -v ./discovery >"$log" 2>&1; then
   tail -n 40 "$log"
   echo "gossip-figures: the gossip test failed; the whole log is $log" >&2
   exit 1
