@@ -1,8 +1,11 @@
 package discovery
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // Between members, push/pull carries a digest of names and versions, not
@@ -60,4 +63,39 @@ func (g *Gossip) recordOf(name string) *Node {
 		return n
 	}
 	return &Node{}
+}
+
+// A fresh joiner does not pass on the records its join brought: the
+// mesh has them. A gateway that holds records of its own side does pass
+// on what a join brings it, as when a partition heals.
+func TestJoinRecordsPassedOnOnlyByAGatewayWithASide(t *testing.T) {
+	m := newTestMesh(t)
+	_, nodes := startGossips(t, m, 3)
+	waitAll(t, "every gateway knows the other two, nothing left to broadcast", func(g *Gossip) bool {
+		return len(g.Nodes()) == 2 && g.queue.NumQueued() == 0
+	}, nodes)
+	state := (*delegate)(nodes[0]).LocalState(true)
+
+	fresh := m.startGossipOn(t, &memberlist.MockNetwork{}, GossipConfig{Identity: m.issue(t, 4, time.Now().Add(time.Hour))})
+	before := fresh.queue.NumQueued() // its own record
+	(*delegate)(fresh).MergeRemoteState(state, true)
+	if got := len(fresh.Known()); got != 3 {
+		t.Fatalf("the fresh joiner holds %d records of others after the join state, want 3", got)
+	}
+	if q := fresh.queue.NumQueued(); q != before {
+		t.Errorf("the fresh joiner queued %d broadcasts for the 3 records its join brought, want none", q-before)
+	}
+
+	// gw-1's side lost gw-5's record (a cut); a join state carrying it
+	// comes in: gw-1 passes it on to its side.
+	gw5, err := m.issue(t, 5, time.Now().Add(time.Hour)).Sign(Record{Name: "gw-5", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := binary.BigEndian.AppendUint32(nil, uint32(1+len(gw5)))
+	other = append(append(other, msgRecord), gw5...)
+	(*delegate)(nodes[0]).MergeRemoteState(other, true)
+	if q := nodes[0].queue.NumQueued(); q != 1 {
+		t.Errorf("gw-1, holding its side's records, queued %d broadcasts for the one record a join brought, want 1", q)
+	}
 }

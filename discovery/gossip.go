@@ -845,6 +845,12 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	g := (*Gossip)(d)
 	g.mu.Lock()
 	g.bytes.StateBytesIn += uint64(len(buf))
+	// A gateway holding no record but its own has nobody to tell what an
+	// exchange brings: the other side has it and spreads it, and a joiner
+	// spreads its own record itself. Passing on every record of its join
+	// made each fresh joiner of a mass start gossip the whole mesh again
+	// (3 MiB at 400).
+	alone := len(g.records) <= 1
 	g.mu.Unlock()
 	changed := false
 	for len(buf) >= 4 {
@@ -861,10 +867,12 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		case msgDigest:
 			g.takeDigest(msg[1:])
 		case msgRecord:
-			// New records are passed on as broadcasts too: push/pull
-			// alone would leave them to the next, rare, exchange.
+			// New records are passed on as broadcasts too (a partition
+			// healing brings records the rest of this side lacks).
 			if rec := g.accept(msg[1:]); rec != nil {
-				g.queue.QueueBroadcast(newRecordBroadcast(rec))
+				if !alone {
+					g.queue.QueueBroadcast(newRecordBroadcast(rec))
+				}
 				changed = true
 			}
 		default:
