@@ -147,6 +147,13 @@ type repairState struct {
 	last time.Time
 }
 
+// memberlist's probe period and the wait for an ack. Variables only for
+// the scale figures, whose thousand memberlists share two cores.
+var (
+	probeInterval = time.Second
+	probeTimeout  = 500 * time.Millisecond
+)
+
 // Gossip messages (memberlist user messages) start with their kind.
 const (
 	msgRecord      = 'r' // a signed record
@@ -285,8 +292,8 @@ func (g *Gossip) memberlistConfig() (*memberlist.Config, error) {
 	c.BindPort = g.cfg.Port
 	c.AdvertiseAddr = g.cfg.Overlay.String()
 	c.AdvertisePort = g.cfg.Port
-	c.ProbeInterval = time.Second
-	c.ProbeTimeout = 500 * time.Millisecond
+	c.ProbeInterval = probeInterval
+	c.ProbeTimeout = probeTimeout
 	c.SuspicionMult = 3
 	// A partition fails most probes of the gateways cut off; Lifeguard
 	// then stretches their probe interval (up to 8x by default) and

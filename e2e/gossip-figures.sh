@@ -12,7 +12,9 @@
 # N gateways in one process need about N x 0.7 ms of CPU per second once up,
 # several times that while joins settle. On 2 cores: 200 started together
 # take ~4 minutes, 400 seeded ~6; 1000 seeded join in ~22 minutes and then
-# starve (their memberlists miss probe timeouts): more cores are needed.
+# starve: their memberlists miss the 500 ms probe timeout and declare each
+# other dead. VPCMESH_SCALE_PROBES=k makes the probe period and timeout k
+# times longer for the run (the figures then say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
