@@ -13,10 +13,7 @@ import (
 // asks for the newer one and gets it.
 func TestPushPullDigestFetchesNewerRecords(t *testing.T) {
 	m := newTestMesh(t)
-	ids, nodes := startGossips(t, m, 3)
-	waitAll(t, "every gateway knows the other two, nothing left to broadcast", func(g *Gossip) bool {
-		return len(g.Nodes()) == 2 && g.queue.NumQueued() == 0
-	}, nodes)
+	ids, nodes := startSettled(t, m, 3)
 	gw1, gw2 := nodes[0], nodes[1]
 
 	// gw-1 holds an older record of gw-3, as when every broadcast of
@@ -70,10 +67,7 @@ func (g *Gossip) recordOf(name string) *Node {
 // on what a join brings it, as when a partition heals.
 func TestJoinRecordsPassedOnOnlyByAGatewayWithASide(t *testing.T) {
 	m := newTestMesh(t)
-	_, nodes := startGossips(t, m, 3)
-	waitAll(t, "every gateway knows the other two, nothing left to broadcast", func(g *Gossip) bool {
-		return len(g.Nodes()) == 2 && g.queue.NumQueued() == 0
-	}, nodes)
+	_, nodes := startSettled(t, m, 3)
 	state := (*delegate)(nodes[0]).LocalState(true)
 
 	fresh := m.startGossipOn(t, &memberlist.MockNetwork{}, GossipConfig{Identity: m.issue(t, 4, time.Now().Add(time.Hour))})

@@ -260,12 +260,7 @@ func (g *Gossip) answerWant(b []byte) {
 	if len(names) < 2 || len(names) > 1+wantsPerRequest {
 		return
 	}
-	var to *memberlist.Node
-	for _, m := range g.ml.Members() {
-		if m.Name == names[0] {
-			to = m
-		}
-	}
+	to := g.member(names[0])
 	if to == nil {
 		return
 	}
@@ -308,7 +303,8 @@ func (g *Gossip) memberlistConfig() (*memberlist.Config, error) {
 	// holds the records its join's push/pull brought, and a new record
 	// waits behind them. With 6 rather than memberlist's 3, 200 gateways
 	// started together held every record 3.4-6.7 s after the last join
-	// rather than 18-21 s (e2e/gossip-figures.sh 200). The same datagrams
+	// rather than 18-21 s (e2e/gossip-figures.sh 200, this change alone;
+	// docs/ARCHITECTURE.md has the figures with the rest). The same datagrams
 	// go out, in half the time; with nothing queued, none.
 	c.GossipNodes = 6
 	c.PushPullInterval = 10 * time.Second
@@ -927,7 +923,7 @@ func (g *Gossip) takeDigest(b []byte) {
 		return
 	}
 	to := g.member(string(from))
-	if to == nil {
+	if to == nil || to.State != memberlist.StateAlive {
 		return
 	}
 	for c := range slices.Chunk(want, wantsPerRequest) {
@@ -938,10 +934,10 @@ func (g *Gossip) takeDigest(b []byte) {
 	}
 }
 
-// member is the live member of that name, or nil.
+// member is the member of that name, in whatever state, or nil.
 func (g *Gossip) member(name string) *memberlist.Node {
 	for _, m := range g.ml.Members() {
-		if m.Name == name && m.State == memberlist.StateAlive {
+		if m.Name == name {
 			return m
 		}
 	}

@@ -9,11 +9,7 @@ import (
 // again once repairBackoff has passed, not left to the next push/pull.
 func TestRepairKeepsAskingAfterQuickAttempts(t *testing.T) {
 	m := newTestMesh(t)
-	_, nodes := startGossips(t, m, 3)
-	// Broadcasts still queued would bring the record back by themselves.
-	waitAll(t, "every gateway knows the other two, nothing left to broadcast", func(g *Gossip) bool {
-		return len(g.Nodes()) == 2 && g.queue.NumQueued() == 0
-	}, nodes)
+	_, nodes := startSettled(t, m, 3) // queued broadcasts would bring the record back by themselves
 
 	g := nodes[0]
 	g.mu.Lock()

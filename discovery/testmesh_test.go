@@ -80,6 +80,18 @@ func startGossips(t *testing.T, m *testMesh, n int) ([]*Identity, []*Gossip) {
 	return ids, nodes
 }
 
+// startSettled is startGossips, then waits until every gateway knows the
+// others and has nothing left to broadcast: what a test then takes away
+// or changes cannot come back by a broadcast still queued.
+func startSettled(t *testing.T, m *testMesh, n int) ([]*Identity, []*Gossip) {
+	t.Helper()
+	ids, nodes := startGossips(t, m, n)
+	waitAll(t, "every gateway knows the others, nothing left to broadcast", func(g *Gossip) bool {
+		return len(g.Nodes()) == n-1 && g.queue.NumQueued() == 0
+	}, nodes)
+	return ids, nodes
+}
+
 // startGossipOn starts one gateway of m on network, joined through join
 // when given. cfg needs the Identity; the root and, unless set, the
 // transport and a quiet log are filled in.
