@@ -77,11 +77,24 @@ func (c *controlIn) pong(pkt []byte, from netip.AddrPort) {
 func (g *Gateway) sendJoin(target netip.AddrPort) {
 	m := g.members
 	nonce, cookie := m.gate.NewJoin(target)
+	now := time.Now()
+	m.mu.Lock()
+	for t, at := range m.joinSent {
+		if now.Sub(at) > joinAnswered {
+			delete(m.joinSent, t)
+		}
+	}
+	m.joinSent[target] = now
+	m.mu.Unlock()
 	join := discovery.Admission{Type: discovery.MsgJoin, Cookie: cookie, Nonce: nonce, Record: m.gossip.Self().Encoded}
 	if err := g.dev.SendControl(target, join.Encode(m.id.Key)); err != nil {
 		g.log.Debug("join not sent", "to", target, "err", err)
 	}
 }
+
+// joinAnswered is longer than the gate waits for a Welcome (10 s): a Join's
+// sending time is kept while an answer can still come.
+const joinAnswered = time.Minute
 
 // handleControl acts on an admission message that passed the gate: a
 // Cookie (send the Join again with it), a Join with a valid cookie, or a
@@ -141,7 +154,10 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		if n.NAT == discovery.NATPublic {
 			g.learnReflexive(n.Name, a.Observed)
 		}
-		g.kickIfDown(n)
+		m.mu.Lock()
+		joined := m.joinSent[cp.from]
+		m.mu.Unlock()
+		g.kickIfDown(n, joined)
 		// Memberlist joins through the tunnel just configured; its TCP
 		// connect waits for the WireGuard handshake.
 		go func() {

@@ -58,10 +58,11 @@ type membership struct {
 	lastRefusalLog time.Time // Run loop only
 
 	mu        sync.Mutex
-	admitted  map[string]admitted    // by node name
-	reflexive netip.AddrPort         // this gateway as others see it
-	observed  map[string]observation // by the public gateway that saw it: NAT behaviour
-	public    bool                   // node.public_endpoint is set
+	admitted  map[string]admitted          // by node name
+	reflexive netip.AddrPort               // this gateway as others see it
+	observed  map[string]observation       // by the public gateway that saw it: NAT behaviour
+	public    bool                         // node.public_endpoint is set
+	joinSent  map[netip.AddrPort]time.Time // when the last Join to each target went out
 }
 
 // signal asks the Run loop to reconcile, and the path loop to punch with
@@ -272,7 +273,7 @@ func (g *Gateway) keepRevocations(r *cert.Revocations) {
 // the overlay address and the static state are up.
 func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	var err error
-	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{},
+	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{}, joinSent: map[netip.AddrPort]time.Time{},
 		public:  g.cfg.Node.PublicEndpoint != "",
 		gate:    discovery.NewGate(discovery.GateConfig{Overlay: g.cfg.Node.OverlayAddress}),
 		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1),
@@ -491,8 +492,9 @@ func (g *Gateway) tunnelRx() map[netip.Addr]uint64 {
 
 // kickIfDown restarts the handshake with a gateway that has just admitted
 // us when the tunnel to it is not up: our earlier initiations reached it
-// before it knew us and were dropped.
-func (g *Gateway) kickIfDown(n *discovery.Node) {
+// before it knew us and were dropped. joined is when the Join it answered
+// was sent: initiations since then went to an end that knew us.
+func (g *Gateway) kickIfDown(n *discovery.Node, joined time.Time) {
 	key, err := tunnel.ParseKey(n.WireGuardKey)
 	if err != nil {
 		return
@@ -503,7 +505,7 @@ func (g *Gateway) kickIfDown(n *discovery.Node) {
 	}
 	for _, p := range peers {
 		if p.PublicKey == key && (p.LastHandshake.IsZero() || time.Since(p.LastHandshake) > staleHandshake) {
-			if err := g.dev.Rehandshake(key); err != nil {
+			if err := g.dev.Rehandshake(key, joined); err != nil {
 				g.log.Warn("handshake restart", "gateway", n.Name, "err", err)
 			}
 			return

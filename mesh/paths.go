@@ -549,7 +549,7 @@ func (g *Gateway) holdPaths(chosen map[string]netip.AddrPort, peers []tunnel.Pee
 			// No session yet: WireGuard would try the new endpoint only
 			// at its next handshake retry, up to 5 s away; start one now.
 			if p.LastHandshake.IsZero() || time.Since(p.LastHandshake) > staleHandshake {
-				if err := g.dev.Rehandshake(p.PublicKey); err != nil {
+				if err := g.dev.Rehandshake(p.PublicKey, time.Now()); err != nil {
 					g.log.Debug("handshake restart", "gateway", names[p.PublicKey], "err", err)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/netip"
 	"sync"
+	"time"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -40,7 +41,8 @@ type Device struct {
 	log      *slog.Logger
 
 	mu    sync.Mutex
-	peers map[Key]Peer // as last applied
+	peers map[Key]Peer      // as last applied
+	made  map[Key]time.Time // when each peer's copy in the device was made
 }
 
 // Open creates the TUN device and brings WireGuard up on it. On error nothing
@@ -68,7 +70,7 @@ func Open(cfg Config) (*Device, error) {
 	}
 	bind := &controlBind{Bind: conn.NewDefaultBind()}
 	wg := device.NewDevice(t, bind, wgLogger(log))
-	d := &Device{name: name, port: cfg.ListenPort, pub: cfg.PrivateKey.Public(), Offloads: offload, wg: wg, bind: bind, log: log, peers: map[Key]Peer{}}
+	d := &Device{name: name, port: cfg.ListenPort, pub: cfg.PrivateKey.Public(), Offloads: offload, wg: wg, bind: bind, log: log, peers: map[Key]Peer{}, made: map[Key]time.Time{}}
 	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", cfg.PrivateKey.hex(), cfg.ListenPort)
 	if err := wg.IpcSet(set); err != nil {
 		wg.Close()
@@ -118,6 +120,17 @@ func (d *Device) SetPeers(peers []Peer) error {
 		d.peers = map[Key]Peer{}
 		return fmt.Errorf("set peers on %s: %w", d.name, err)
 	}
+	now := time.Now()
+	for k := range d.made {
+		if _, ok := want[k]; !ok {
+			delete(d.made, k)
+		}
+	}
+	for k := range want {
+		if _, ok := d.peers[k]; !ok {
+			d.made[k] = now
+		}
+	}
 	d.peers = maps.Clone(want)
 	return nil
 }
@@ -126,18 +139,30 @@ func (d *Device) SetPeers(peers []Peer) error {
 // packet (or its keepalive, at once) starts a new handshake. WireGuard
 // waits 5 s before it retries an initiation that went unanswered; when the
 // other end has only just learned of us, that wait is pure loss.
-func (d *Device) Rehandshake(key Key) error {
+//
+// Only a copy made before since is replaced (since: when the other end
+// can first have known us, our Join's sending). A younger copy's
+// initiation went to an end that knew us and may be on its way: replacing
+// it would drop the answer, and the other end refuses an initiation that
+// comes within 20 ms of the last as a flood, which leaves the tunnel to
+// WireGuard's retry 5 s later. So two Welcomes to one Join (one from each
+// endpoint a gateway lists) replace the peer once.
+func (d *Device) Rehandshake(key Key, since time.Time) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p, ok := d.peers[key]
 	if !ok {
 		return fmt.Errorf("no peer %s on %s", key, d.name)
 	}
+	if !d.made[key].Before(since) {
+		return nil
+	}
 	body := fmt.Sprintf("public_key=%s\nremove=true\n", key.hex()) + peerDiff(nil, map[Key]Peer{key: p})
 	if err := d.wg.IpcSet(body); err != nil {
 		d.peers = map[Key]Peer{}
 		return fmt.Errorf("re-add peer on %s: %w", d.name, err)
 	}
+	d.made[key] = time.Now()
 	return nil
 }
 
