@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -127,7 +128,17 @@ const (
 )
 
 func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
-	return vpcmeshPair(ctx, e, lg, true)
+	return vpcmeshPair(ctx, e, lg, e.vpcmesh, true)
+}
+
+// setupVPCMeshVs is the vpcmesh leg run by the -vs build: two builds side
+// by side in one run, each round measuring both within seconds, tell a
+// change to the data path from the machine's drift.
+func setupVPCMeshVs(ctx context.Context, e *env, lg *leg) error {
+	if e.vpcmeshVs == "" {
+		return errors.New("the vpcmesh-vs leg needs -vs BINARY")
+	}
+	return vpcmeshPair(ctx, e, lg, e.vpcmeshVs, true)
 }
 
 // setupVPCMeshPlain is the same pair of gateways as a plain site-to-site
@@ -135,12 +146,13 @@ func setupVPCMesh(ctx context.Context, e *env, lg *leg) error {
 // checks that the addresses belong to the sites). Off by default; beside
 // the vpcmesh leg it tells the cost of translation from that of the rest.
 func setupVPCMeshPlain(ctx context.Context, e *env, lg *leg) error {
-	return vpcmeshPair(ctx, e, lg, false)
+	return vpcmeshPair(ctx, e, lg, e.vpcmesh, false)
 }
 
-// vpcmeshPair runs a vpcmesh gateway in each namespace of the leg; with
-// translate, as the constants above describe, else as a plain link.
-func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
+// vpcmeshPair runs the vpcmesh binary bin as a gateway in each namespace
+// of the leg; with translate, as the constants above describe, else as a
+// plain link.
+func vpcmeshPair(ctx context.Context, e *env, lg *leg, bin string, translate bool) error {
 	left, right, err := pair(e, lg)
 	if err != nil {
 		return err
@@ -165,11 +177,11 @@ func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
 		rspec.Exports = []scenario.ExportSpec{{Project: vmProject, CIDR: vmVPCLAN, Mapped: vmVPCWire}}
 		rspec.Members = []scenario.MemberSpec{{Project: vmProject, Sources: []string{vmVPCLAN}}}
 	}
-	lgw, err := scenario.NewGateway(e.lab, e.vpcmesh, lspec)
+	lgw, err := scenario.NewGateway(e.lab, bin, lspec)
 	if err != nil {
 		return err
 	}
-	rgw, err := scenario.NewGateway(e.lab, e.vpcmesh, rspec)
+	rgw, err := scenario.NewGateway(e.lab, bin, rspec)
 	if err != nil {
 		return err
 	}
@@ -181,7 +193,7 @@ func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
 		if err := g.WriteConfig(); err != nil {
 			return err
 		}
-		if out, err := exec.CommandContext(ctx, e.vpcmesh, "check", "-c", g.ConfigPath).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(ctx, bin, "check", "-c", g.ConfigPath).CombinedOutput(); err != nil {
 			return fmt.Errorf("vpcmesh check %s: %w\n%s", g.Name, err, out)
 		}
 	}
@@ -193,10 +205,10 @@ func vpcmeshPair(ctx context.Context, e *env, lg *leg, translate bool) error {
 	lg.dst, lg.bind, lg.listen = dst, vmOfficeHost, vmVPCHost
 	lg.pids = []int{lgw.Pid(), rgw.Pid()}
 	if translate {
-		lg.note = fmt.Sprintf("%s, MTU %d, project %s, %s → %s (wire %s), MSS clamp on", e.vpcmesh, tunnelMTU,
+		lg.note = fmt.Sprintf("%s, MTU %d, project %s, %s → %s (wire %s), MSS clamp on", bin, tunnelMTU,
 			vmProject, vmOfficeHost, vmVPCHost, vmVPCHostWir)
 	} else {
-		lg.note = fmt.Sprintf("%s, MTU %d, plain link, %s → %s untranslated, MSS clamp on", e.vpcmesh, tunnelMTU,
+		lg.note = fmt.Sprintf("%s, MTU %d, plain link, %s → %s untranslated, MSS clamp on", bin, tunnelMTU,
 			vmOfficeHost, vmVPCHost)
 	}
 	if err := waitPing(ctx, lg.client, vmOfficeHost, dst); err != nil {

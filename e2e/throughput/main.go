@@ -13,7 +13,9 @@
 // CPU per GiB is over the same bytes on every leg.
 //
 // -legs chooses the legs; vpcmesh-plain, not among the default ones, is
-// vpcmesh as a plain site-to-site link without translation. The Nebula and
+// vpcmesh as a plain site-to-site link without translation; -vs BINARY adds
+// the leg vpcmesh-vs, a second build measured beside the first, to judge
+// a change to the data path. The Nebula and
 // Tailscale legs need e2e/setup-peers.sh; where their binaries are missing
 // they are skipped, not failed.
 //
@@ -33,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -47,6 +50,7 @@ func realMain() int {
 	fs.IntVar(&o.Seconds, "seconds", 5, "length of one iperf3 run")
 	bytesFlag := fs.String("bytes", "", "send this many bytes per run instead of running -seconds (iperf3 -n), e.g. 4G; K, M, G, T are powers of 1024")
 	fs.StringVar(&o.VPCMesh, "vpcmesh", "bin/vpcmesh", "the vpcmesh binary")
+	fs.StringVar(&o.VPCMeshVs, "vs", "", "a second vpcmesh build, measured beside the first as the leg vpcmesh-vs (added to -legs)")
 	fs.StringVar(&o.WireGuard, "wireguard-go", "", "the reference wireguard-go binary (default: found as the e2e tests find it)")
 	fs.StringVar(&o.Cipher, "openvpn-cipher", "AES-256-GCM", "OpenVPN data channel cipher (AES-256-GCM or CHACHA20-POLY1305)")
 	fs.IntVar(&o.TailscaleMTU, "tailscale-mtu", 0, "Tailscale's TUN MTU through TS_DEBUG_MTU; 0 keeps Tailscale's default, 1280")
@@ -87,6 +91,9 @@ func realMain() int {
 			return 2
 		}
 		o.Legs = append(o.Legs, k)
+	}
+	if o.VPCMeshVs != "" && !slices.Contains(o.Legs, "vpcmesh-vs") {
+		o.Legs = append(o.Legs, "vpcmesh-vs")
 	}
 	if *verbose {
 		o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }

@@ -54,7 +54,7 @@ func report(w io.Writer, res *result, o options) {
 
 	ref := res.leg(legRefWG)
 	ratioTable(w, res, ref)
-	for _, name := range []string{legVPCMesh, legVPCMeshPlain} {
+	for _, name := range []string{legVPCMesh, legVPCMeshPlain, legVPCMeshVs} {
 		vm := res.leg(name)
 		if vm == nil {
 			continue

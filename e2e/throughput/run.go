@@ -23,6 +23,7 @@ type options struct {
 	// lasting Seconds, so that CPU per GiB is over the same count for all.
 	Bytes        int64
 	VPCMesh      string   // the vpcmesh binary
+	VPCMeshVs    string   // a second vpcmesh build, for the vpcmesh-vs leg
 	WireGuard    string   // the reference wireguard-go; "" finds it
 	Cipher       string   // OpenVPN's data channel cipher
 	TailscaleMTU int      // 0: Tailscale's own default
@@ -47,6 +48,7 @@ const (
 	legRefWG        = "reference wireguard-go"
 	legVPCMesh      = "vpcmesh (translation + ACL)"
 	legVPCMeshPlain = "vpcmesh (no translation)"
+	legVPCMeshVs    = "vpcmesh -vs build"
 	legOpenVPN      = "OpenVPN"
 	legNebula       = "Nebula"
 	legTailscale    = "Tailscale"
@@ -58,6 +60,7 @@ var legDefs = []leg{
 	{name: legRefWG, key: "wg", setup: setupRefWG},
 	{name: legVPCMesh, key: "vpcmesh", setup: setupVPCMesh},
 	{name: legVPCMeshPlain, key: "vpcmesh-plain", setup: setupVPCMeshPlain},
+	{name: legVPCMeshVs, key: "vpcmesh-vs", setup: setupVPCMeshVs},
 	{name: legOpenVPN, key: "ovpn", setup: setupOpenVPN},
 	{name: legNebula, key: "nebula", setup: setupNebula},
 	{name: legTailscale, key: "tailscale", setup: setupTailscale},
@@ -124,6 +127,7 @@ type env struct {
 	lab          *lab.Lab
 	wireguard    string
 	vpcmesh      string
+	vpcmeshVs    string // "" without -vs
 	cipher       string
 	tailscaleMTU int
 	nebulaBuffer int
@@ -180,13 +184,21 @@ func run(ctx context.Context, o options) (res *result, err error) {
 			return nil, fmt.Errorf("%s not found: run e2e/setup.sh", tool)
 		}
 	}
-	e := &env{vpcmesh: o.VPCMesh, wireguard: o.WireGuard, cipher: o.Cipher, tailscaleMTU: o.TailscaleMTU,
+	e := &env{vpcmesh: o.VPCMesh, vpcmeshVs: o.VPCMeshVs, wireguard: o.WireGuard, cipher: o.Cipher, tailscaleMTU: o.TailscaleMTU,
 		nebulaBuffer: o.NebulaBuffer, out: o.Out}
 	if e.vpcmesh, err = filepath.Abs(e.vpcmesh); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(e.vpcmesh); err != nil || st.IsDir() {
 		return nil, fmt.Errorf("vpcmesh binary %s: build it first (go build -o bin/vpcmesh ./cmd/vpcmesh) %v", o.VPCMesh, err)
+	}
+	if e.vpcmeshVs != "" {
+		if e.vpcmeshVs, err = filepath.Abs(e.vpcmeshVs); err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(e.vpcmeshVs); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("-vs binary %s: %v", o.VPCMeshVs, err)
+		}
 	}
 	if e.wireguard == "" {
 		if e.wireguard, err = lab.FindReferenceWireGuard(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,8 @@ func TestMain(m *testing.M) {
 }
 
 // The smoke test of the throughput script: one round of one second per
-// leg; every leg carries traffic and the table shows all four.
+// leg (and the -vs leg, with the same build); every leg carries traffic
+// and the table shows them all.
 func TestThroughputSmoke(t *testing.T) {
 	netnstest.Require(t)
 	for _, tool := range []string{"iperf3", "openvpn", "wg"} {
@@ -53,8 +55,10 @@ func TestThroughputSmoke(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	start := time.Now()
-	res, err := run(ctx, options{Rounds: 1, Seconds: 1, VPCMesh: vpcmeshBin, WireGuard: wg,
-		Cipher: "AES-256-GCM", NebulaBuffer: nebulaUDPBuffer, Out: &out, Logf: t.Logf})
+	// The same build as -vs too: the side-by-side leg must carry traffic.
+	res, err := run(ctx, options{Rounds: 1, Seconds: 1, VPCMesh: vpcmeshBin, VPCMeshVs: vpcmeshBin, WireGuard: wg,
+		Cipher: "AES-256-GCM", NebulaBuffer: nebulaUDPBuffer, Out: &out, Logf: t.Logf,
+		Legs: append(slices.Clone(defaultLegs), "vpcmesh-vs")})
 	t.Logf("took %v:\n%s", time.Since(start).Round(time.Millisecond), out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +81,7 @@ func TestThroughputSmoke(t *testing.T) {
 	}
 	// Nebula and Tailscale are default legs too: measured where
 	// e2e/setup-peers.sh built them, else a "skipped" row.
-	for _, name := range []string{legRaw, legRefWG, legVPCMesh, legOpenVPN, legNebula, legTailscale} {
+	for _, name := range []string{legRaw, legRefWG, legVPCMesh, legOpenVPN, legNebula, legTailscale, legVPCMeshVs} {
 		if !strings.Contains(table, "\n"+name+" ") {
 			t.Errorf("the table has no row for %q", name)
 		}
@@ -87,6 +91,9 @@ func TestThroughputSmoke(t *testing.T) {
 	}
 	if !strings.Contains(table, "ratio "+legVPCMesh+" / "+legRefWG+": ") || !strings.Contains(table, "verdict: ") {
 		t.Error("no ratio and verdict after the table")
+	}
+	if !strings.Contains(table, "ratio "+legVPCMeshVs+" / "+legRefWG+": ") {
+		t.Error("no ratio of the -vs build after the table")
 	}
 }
 
