@@ -2,6 +2,9 @@ package discovery
 
 import (
 	"encoding/binary"
+	"fmt"
+	"maps"
+	"math"
 	"testing"
 	"time"
 
@@ -91,5 +94,73 @@ func TestJoinRecordsPassedOnOnlyByAGatewayWithASide(t *testing.T) {
 	(*delegate)(nodes[0]).MergeRemoteState(other, true)
 	if q := nodes[0].queue.NumQueued(); q != 1 {
 		t.Errorf("gw-1, holding its side's records, queued %d broadcasts for the one record a join brought, want 1", q)
+	}
+}
+
+// A member's digest is not trusted: one claiming the newest version of
+// every gateway and a thousand gateways that do not exist gets at most
+// digestWants records asked of its sender, and what comes back is checked
+// like any record, so nothing held changes. A malformed one is refused
+// whole and asks nothing.
+func TestRogueDigestChangesNothing(t *testing.T) {
+	m := newTestMesh(t)
+	_, nodes := startSettled(t, m, 3)
+	gw1 := nodes[0]
+	held := func() map[string]*Node {
+		gw1.mu.Lock()
+		defer gw1.mu.Unlock()
+		return maps.Clone(gw1.records)
+	}
+	before, traffic := held(), gw1.Traffic()
+	refusedBefore := gw1.Refused()[RefusedMalformed]
+
+	digest := []byte("gw-2\x00")
+	entry := func(name string, version uint64) {
+		digest = append(digest, byte(len(name)))
+		digest = append(digest, name...)
+		digest = binary.BigEndian.AppendUint64(digest, version)
+	}
+	for _, name := range []string{"gw-1", "gw-2", "gw-3"} {
+		entry(name, math.MaxUint64)
+	}
+	for i := range 1000 {
+		entry(fmt.Sprintf("ghost-%d", i), 1)
+	}
+	state := binary.BigEndian.AppendUint32(nil, uint32(1+len(digest)))
+	state = append(append(state, msgDigest), digest...)
+	(*delegate)(gw1).MergeRemoteState(state, false)
+
+	if asked := gw1.Traffic().Asked - traffic.Asked; asked != digestWants {
+		t.Errorf("a digest of 1,003 names had %d records asked for, want the bound %d", asked, digestWants)
+	}
+	// gw-2 answers with the two records it holds of those asked (its
+	// own and gw-3's): they reach gw-1 and change nothing there.
+	start := time.Now()
+	for gw1.Traffic().RecordsIn-traffic.RecordsIn < 2 {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("gw-1 got %d records back within 10 s, want gw-2's answers (2)", gw1.Traffic().RecordsIn-traffic.RecordsIn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	after := held()
+	if len(after) != len(before) {
+		t.Errorf("gw-1 holds %d records after the digest, %d before", len(after), len(before))
+	}
+	for name, n := range before {
+		if after[name] != n {
+			t.Errorf("gw-1's record of %s changed: version %d, was %d", name, after[name].Version, n.Version)
+		}
+	}
+
+	// Cut off inside an entry: refused whole, nothing asked.
+	traffic = gw1.Traffic()
+	truncated := binary.BigEndian.AppendUint32(nil, uint32(1+len(digest)-3))
+	truncated = append(append(truncated, msgDigest), digest[:len(digest)-3]...)
+	(*delegate)(gw1).MergeRemoteState(truncated, false)
+	if asked := gw1.Traffic().Asked - traffic.Asked; asked != 0 {
+		t.Errorf("a truncated digest had %d records asked for", asked)
+	}
+	if got := gw1.Refused()[RefusedMalformed] - refusedBefore; got != 1 {
+		t.Errorf("malformed refusals counted: %d, want 1 (the truncated digest)", got)
 	}
 }

@@ -95,6 +95,8 @@ type Gossip struct {
 type Traffic struct {
 	BroadcastBytes, StateBytesOut, StateBytesIn uint64
 	Repairs                                     uint64 // push/pulls started to fetch missing records
+	Asked                                       uint64 // records asked for after digests
+	RecordsIn                                   uint64 // record messages received: broadcasts and answers
 }
 
 // StartGossip starts memberlist and publishes this gateway's record (its
@@ -792,6 +794,9 @@ func (d *delegate) NotifyMsg(b []byte) {
 		g.Count(refused(RefusedMalformed, fmt.Errorf("gossip message of kind %#x", b[0])))
 		return
 	}
+	g.mu.Lock()
+	g.bytes.RecordsIn++
+	g.mu.Unlock()
 	g.Offer(b[1:])
 }
 
@@ -926,6 +931,9 @@ func (g *Gossip) takeDigest(b []byte) {
 	if to == nil || to.State != memberlist.StateAlive {
 		return
 	}
+	g.mu.Lock()
+	g.bytes.Asked += uint64(len(want))
+	g.mu.Unlock()
 	for c := range slices.Chunk(want, wantsPerRequest) {
 		msg := append([]byte{msgWant}, strings.Join(append([]string{g.name}, c...), "\x00")...)
 		if err := g.ml.SendBestEffort(to, msg); err != nil {
