@@ -1,10 +1,12 @@
 package discovery
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -162,5 +164,56 @@ func TestRogueDigestChangesNothing(t *testing.T) {
 	}
 	if got := gw1.Refused()[RefusedMalformed] - refusedBefore; got != 1 {
 		t.Errorf("malformed refusals counted: %d, want 1 (the truncated digest)", got)
+	}
+}
+
+// A member can broadcast any bytes as a record. A forged record of a real
+// gateway is refused, and must leave nothing behind that makes this
+// gateway stop asking for that gateway's genuine record: a refusal proves
+// something about the bytes, not about the name. (Each refused name was
+// kept for good, so forged records also grew the gateway's memory without
+// bound and silenced the digest and repair for the gateways they named.)
+func TestForgedRecordStopsNoRequest(t *testing.T) {
+	m := newTestMesh(t)
+	ids, nodes := startSettled(t, m, 3)
+	gw1, gw2 := nodes[0], nodes[1]
+
+	// gw-3's record, version raised: the signature no longer verifies.
+	genuine := gw2.recordOf("gw-3")
+	v := strconv.FormatUint(genuine.Version, 10)
+	forged := bytes.Replace(genuine.Encoded, []byte(`"version":`+v), []byte(`"version":9`+v[1:]), 1)
+	if bytes.Equal(forged, genuine.Encoded) {
+		t.Fatalf("no version %s in gw-3's record to raise", v)
+	}
+	refused := gw1.Refused()[RefusedRecordSig]
+	(*delegate)(gw1).NotifyMsg(append([]byte{msgRecord}, forged...))
+	if got := gw1.Refused()[RefusedRecordSig] - refused; got != 1 {
+		t.Fatalf("forged record: %d refusals for its signature, want 1", got)
+	}
+
+	// gw-1 then holds an older record of gw-3 (a broadcast missed it);
+	// gw-2's digest lists the newer one, and gw-1 must still ask for it.
+	old, err := ids[2].Sign(Record{Name: "gw-3", Version: genuine.Version - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := gw1.Verify(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw1.mu.Lock()
+	gw1.records["gw-3"] = n
+	gw1.mu.Unlock()
+	asked := gw1.Traffic().Asked
+	(*delegate)(gw1).MergeRemoteState((*delegate)(gw2).LocalState(false), false)
+	if got := gw1.Traffic().Asked - asked; got != 1 {
+		t.Fatalf("after a forged record of gw-3, a digest listing gw-3's newer record had %d records asked for, want 1", got)
+	}
+	start := time.Now()
+	for gw1.recordOf("gw-3").Version != genuine.Version {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("gw-1 still holds gw-3's version %d 5 s after asking for %d", gw1.recordOf("gw-3").Version, genuine.Version)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -79,10 +79,9 @@ type Gossip struct {
 	refused map[string]uint64
 	bytes   Traffic
 	// What repair knows of members without a record: when first seen so,
-	// how often and when last asked for, and names whose record was refused.
+	// how often and when last asked for.
 	missingSince map[string]time.Time
 	repairs      map[string]repairState
-	badNames     map[string]bool
 
 	// When memberlist said a member died or left, until it is back. Its
 	// own lock: memberlist calls its events holding its node lock, and
@@ -112,7 +111,7 @@ func StartGossip(cfg GossipConfig, rec Record) (*Gossip, error) {
 		cfg.Port = GossipPort
 	}
 	g := &Gossip{cfg: cfg, name: cfg.Identity.Leaf().Body.Name, records: map[string]*Node{}, refused: map[string]uint64{},
-		missingSince: map[string]time.Time{}, repairs: map[string]repairState{}, badNames: map[string]bool{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
+		missingSince: map[string]time.Time{}, repairs: map[string]repairState{}, leftAt: map[string]time.Time{}, stop: make(chan struct{})}
 	g.queue = &memberlist.TransmitLimitedQueue{NumNodes: g.numNodes, RetransmitMult: 4}
 	g.published = readVersion(cfg.VersionFile, cfg.Log)
 	if err := g.Publish(rec); err != nil {
@@ -171,7 +170,8 @@ const (
 // record there is no tunnel to it. So a member that does have a tunnel is
 // asked for just the missing records: a few times quickly, then every
 // repairBackoff. A member whose record was refused (another mesh's) is
-// not asked for again.
+// asked again at that pace too: nothing is kept of a refusal, since
+// anybody can send a refused record under any name.
 func (g *Gossip) repairLoop() {
 	t := time.NewTicker(repairEvery)
 	defer t.Stop()
@@ -202,7 +202,7 @@ func (g *Gossip) repairRequest() (*memberlist.Node, []string) {
 	seen := map[string]bool{}
 	for _, m := range members {
 		seen[m.Name] = true
-		if m.Name == g.name || m.State != memberlist.StateAlive || g.usable(m.Name) || g.badNames[m.Name] {
+		if m.Name == g.name || m.State != memberlist.StateAlive || g.usable(m.Name) {
 			continue
 		}
 		since, ok := g.missingSince[m.Name]
@@ -604,9 +604,6 @@ func (g *Gossip) accept(data []byte) *Node {
 	n, err := g.Verify(data)
 	if err != nil {
 		g.Count(err)
-		g.mu.Lock()
-		g.badNames[name] = true
-		g.mu.Unlock()
 		g.cfg.Log.Debug("record refused", "err", err)
 		return nil
 	}
@@ -900,8 +897,7 @@ const (
 )
 
 // takeDigest asks the digest's sender for the records it holds newer than
-// ours. A malformed digest is refused whole; names refused before (another
-// mesh's, revoked) are not asked for again.
+// ours. A malformed digest is refused whole.
 func (g *Gossip) takeDigest(b []byte) {
 	from, rest, ok := bytes.Cut(b, []byte{0})
 	if !ok || len(from) == 0 {
@@ -919,7 +915,7 @@ func (g *Gossip) takeDigest(b []byte) {
 		}
 		name, version := string(rest[1:1+n]), binary.BigEndian.Uint64(rest[1+n:])
 		rest = rest[1+n+8:]
-		if held := g.records[name]; name != g.name && !g.badNames[name] && (held == nil || held.Version < version) && len(want) < digestWants {
+		if held := g.records[name]; name != g.name && (held == nil || held.Version < version) && len(want) < digestWants {
 			want = append(want, name)
 		}
 	}

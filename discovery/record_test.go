@@ -143,7 +143,7 @@ func FuzzMergeRemoteState(f *testing.F) {
 	f.Add(append(binary.BigEndian.AppendUint32(nil, uint32(len(digest))), digest...))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		g := &Gossip{cfg: GossipConfig{Identity: self, Root: m.root, Now: time.Now, Log: slog.New(slog.DiscardHandler)}, name: "self",
-			records: map[string]*Node{}, refused: map[string]uint64{}, badNames: map[string]bool{}}
+			records: map[string]*Node{}, refused: map[string]uint64{}}
 		g.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return 1 }}
 		(*delegate)(g).MergeRemoteState(buf, false)
 		for name, n := range g.records {

@@ -42,7 +42,7 @@ func TestNameResolvesToItsHolder(t *testing.T) {
 	}
 	fresh := func() *Gossip {
 		return &Gossip{cfg: GossipConfig{Identity: m.issue(t, 1, now.Add(time.Hour)), Root: m.root, Now: time.Now},
-			records: map[string]*Node{}, refused: map[string]uint64{}, badNames: map[string]bool{}}
+			records: map[string]*Node{}, refused: map[string]uint64{}}
 	}
 	held := func(g *Gossip) int { return len(g.records["gw-7"].Fingerprints) }
 
