@@ -185,7 +185,7 @@ func (g *Gossip) repairLoop() {
 			g.mu.Lock()
 			g.bytes.Repairs++
 			g.mu.Unlock()
-			msg := append([]byte{msgWant}, strings.Join(append([]string{g.name}, want...), "\x00")...)
+			msg := g.wantMessage(want)
 			if err := g.ml.SendBestEffort(to, msg); err != nil {
 				g.cfg.Log.Debug("record request not sent", "to", to.Name, "err", err)
 			}
@@ -274,6 +274,11 @@ func (g *Gossip) answerWant(b []byte) {
 			g.ml.SendBestEffort(to, recordMessage(n))
 		}
 	}
+}
+
+// wantMessage asks for the named records (at most wantsPerRequest).
+func (g *Gossip) wantMessage(names []string) []byte {
+	return append([]byte{msgWant}, strings.Join(append([]string{g.name}, names...), "\x00")...)
 }
 
 func recordMessage(n *Node) []byte { return append([]byte{msgRecord}, n.Encoded...) }
@@ -931,7 +936,7 @@ func (g *Gossip) takeDigest(b []byte) {
 	g.bytes.Asked += uint64(len(want))
 	g.mu.Unlock()
 	for c := range slices.Chunk(want, wantsPerRequest) {
-		msg := append([]byte{msgWant}, strings.Join(append([]string{g.name}, c...), "\x00")...)
+		msg := g.wantMessage(c)
 		if err := g.ml.SendBestEffort(to, msg); err != nil {
 			g.cfg.Log.Debug("record request not sent", "to", to.Name, "err", err)
 		}
