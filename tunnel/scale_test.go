@@ -5,11 +5,10 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/vpcmesh/vpcmesh/routing/netnstest"
 )
 
@@ -187,19 +186,13 @@ func heapAfterGC() uint64 {
 // vmRSS is the process's resident set, from /proc/self/status.
 func vmRSS(t testing.TB) uint64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS: %q", line)
-			}
-			return kb << 10
+	st, err := procfs.Self()
+	if err == nil {
+		var ps procfs.ProcStatus
+		if ps, err = st.NewStatus(); err == nil {
+			return ps.VmRSS
 		}
 	}
-	t.Fatal("no VmRSS in /proc/self/status")
+	t.Fatal(err)
 	return 0
 }
