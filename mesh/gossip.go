@@ -425,7 +425,7 @@ func (g *Gateway) view() View {
 	}
 	if g.health != nil {
 		g.health.setTargets(probeTargets(g.cfg, nodes))
-		v.Down = g.health.down()
+		v.Down, v.Awaited = g.health.down(), g.health.awaited()
 	}
 	return v
 }

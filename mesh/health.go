@@ -135,6 +135,13 @@ func (h *health) down() map[string]bool {
 	return h.live.downNames()
 }
 
+// awaited names the gateways down that may only have lost a handshake.
+func (h *health) awaited() map[string]bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.live.awaited(time.Now())
+}
+
 // answering says whether the gateway at overlay is probed and answers.
 func (h *health) answering(overlay netip.Addr) bool {
 	h.mu.Lock()

@@ -301,6 +301,26 @@ func (l *liveness) downNames() map[string]bool {
 	return out
 }
 
+// firstAnswerWait is how long a gateway that has not answered since
+// probing began may be a lost handshake rather than a failure: WireGuard
+// sends a lost handshake again after 5 s (plus up to a third of a second),
+// and the probe behind it then needs its round trip.
+const firstAnswerWait = 7 * time.Second
+
+// awaited names the gateways counted as failed that have never answered
+// and were first probed less than firstAnswerWait ago. Routing to them
+// stays refused; a gateway that has just started lets such a partner,
+// active before it, keep its site meanwhile (activeFor).
+func (l *liveness) awaited(now time.Time) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range l.peers {
+		if p.down && p.gone.IsZero() && !p.everUp && now.Sub(p.since) < firstAnswerWait {
+			out[p.name] = true
+		}
+	}
+	return out
+}
+
 // answering says whether the gateway at overlay is probed and answers.
 func (l *liveness) answering(overlay netip.Addr) bool {
 	p := l.peers[overlay]

@@ -315,3 +315,33 @@ func TestLivenessLateFirstAnswer(t *testing.T) {
 		t.Errorf("down %v after its one answer, want at most %v", took, limit)
 	}
 }
+
+// A gateway that has not answered since probing began is down after its
+// detection time, as any other; for firstAnswerWait it is also awaited
+// (perhaps a lost handshake), and not once it has answered or the wait is
+// over.
+func TestLivenessAwaitsFirstAnswer(t *testing.T) {
+	silent := func(int) (time.Duration, bool) { return 0, false }
+	s := newProbeSim(true)
+	start := s.now
+	s.run(time.Second, silent, 0)
+	if len(s.downs) != 1 || !s.l.downNames()["gw-a1"] {
+		t.Fatalf("never answering for 1 s: downs %v, down %v; want down", s.downs, s.l.downNames())
+	}
+	if !s.l.awaited(s.now)["gw-a1"] {
+		t.Fatalf("never answering, %v after its first probe: not awaited", s.now.Sub(start))
+	}
+	s.run(firstAnswerWait, silent, 0)
+	if s.l.awaited(s.now)["gw-a1"] || !s.l.downNames()["gw-a1"] {
+		t.Errorf("never answering %v after its first probe: awaited %v, down %v; want down only",
+			s.now.Sub(start), s.l.awaited(s.now), s.l.downNames())
+	}
+
+	// Answered once, then silent: a failure like any other, not awaited.
+	s = newProbeSim(true)
+	s.run(time.Second, always(time.Millisecond), 0)
+	s.run(time.Second, silent, 0)
+	if !s.l.downNames()["gw-a1"] || s.l.awaited(s.now)["gw-a1"] {
+		t.Errorf("silent after answering: down %v, awaited %v; want down only", s.l.downNames(), s.l.awaited(s.now))
+	}
+}

@@ -29,6 +29,9 @@ type View struct {
 	// Down are the gateways whose probes go unanswered: in an HA group
 	// they carry their site only when no member is healthy.
 	Down map[string]bool
+	// Awaited are the gateways in Down that have not answered since they
+	// were first probed, a few seconds ago: perhaps a lost handshake.
+	Awaited map[string]bool
 	// Known are all gateways whose records are held, live or not: an HA
 	// group's members.
 	Known []*discovery.Node
@@ -316,7 +319,10 @@ func cmpBool(a, b bool) int {
 // takes over only once it has stayed up. A member that started after it
 // (a record's version is its node's start time in nanoseconds, plus its
 // changes) is no reason to wait: a pair started together would otherwise
-// leave the site to nobody for a whole hold-down.
+// leave the site to nobody for a whole hold-down. Nor is a member up
+// before it that it has not heard from yet (v.Awaited) a member that
+// failed: one lost handshake packet makes WireGuard wait 5 s, and taking
+// the site meanwhile would move it three times instead of once.
 func activeForSites(cfg *configs.Config, v View, settlingSince time.Time, ownDown []string) bool {
 	for _, s := range cfg.Sites {
 		if !activeFor(cfg, s, v, settlingSince, ownDown) {
@@ -333,11 +339,11 @@ func activeFor(cfg *configs.Config, s configs.Site, v View, settlingSince time.T
 		return false
 	}
 	for _, n := range v.Nodes {
-		if v.Down[n.Name] || slices.Contains(n.SitesDown, s.Name) {
+		upBefore := !settlingSince.IsZero() && n.Version < uint64(settlingSince.UnixNano())
+		if (v.Down[n.Name] && !(upBefore && v.Awaited[n.Name])) || slices.Contains(n.SitesDown, s.Name) {
 			continue
 		}
 		for _, ns := range n.Sites {
-			upBefore := !settlingSince.IsZero() && n.Version < uint64(settlingSince.UnixNano())
 			if ns.Name == s.Name && (upBefore || ns.Priority > s.Priority || (ns.Priority == s.Priority && n.Name < cfg.Node.Name)) {
 				return false
 			}

@@ -274,6 +274,25 @@ func TestHAFailover(t *testing.T) {
 	if activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, restart, nil) || !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, time.Time{}, nil) {
 		t.Error("a restarted gw-a1 must wait out its hold-down, then carry the site")
 	}
+	// Restarted, gw-a1 has not heard gw-a2 yet (its handshake was lost):
+	// gw-a2 keeps the site while it is awaited, not once it failed for good
+	// nor after the hold-down. Routing to an awaited member stays refused.
+	unheard := View{Nodes: []*discovery.Node{a2}, Down: map[string]bool{"gw-a2": true}, Awaited: map[string]bool{"gw-a2": true}}
+	if activeForSites(restarted, unheard, restart, nil) {
+		t.Error("a restarted gw-a1 took the site from gw-a2, not heard yet since its start")
+	}
+	if !activeForSites(restarted, View{Nodes: unheard.Nodes, Down: unheard.Down}, restart, nil) || !activeForSites(restarted, unheard, time.Time{}, nil) {
+		t.Error("a restarted gw-a1 must carry the site once gw-a2 has failed for good, or after its hold-down")
+	}
+	if r := fromView(cfg, View{Nodes: []*discovery.Node{a1, a2}, Down: map[string]bool{"gw-a2": true}, Awaited: map[string]bool{"gw-a2": true}}); len(r.peers) == 0 {
+		t.Fatal("no peers")
+	} else {
+		for _, p := range r.peers {
+			if r.names[p.PublicKey] == "gw-a2" && slices.Contains(p.AllowedIPs, netip.MustParsePrefix("100.100.1.0/24")) {
+				t.Error("the site is routed to gw-a2, awaited but never heard, while gw-a1 is healthy")
+			}
+		}
+	}
 	// Started together, gw-a2 a moment after: gw-a1 carries the site at
 	// once, there is nobody to wait for.
 	if !activeForSites(restarted, View{Nodes: []*discovery.Node{a2}}, time.Date(2026, 12, 1, 7, 59, 59, 0, time.UTC), nil) {
