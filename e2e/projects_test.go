@@ -19,20 +19,28 @@ import (
 // 10.0.0.20 and pc-b beta's at the very same address; neither reaches the
 // other's VPC, and pc-x, in no project, reaches nothing. On the gateway
 // itself, unix user alice (alpha) reaches alpha's host from a shell; bob,
-// in no project, cannot. Beta's wire prefix is not configured anywhere:
-// mapped = "auto", allocated when its certificate was signed (the first
-// free /25 of the pool, as alpha's 100.100.1.0/24 was signed before).
+// in no project, cannot. Each VPC's gateway is signed by its project's
+// authority, both granted the same real prefix 10.0.0.0/16 and wire
+// prefixes of their own. Beta's wire prefix is not configured anywhere:
+// mapped = "auto", allocated from beta's wire prefixes when its
+// certificate was signed.
 func TestTransparentProjectsAndUsers(t *testing.T) {
 	const vpcbWire, hostBWire = "100.100.0.0/25", "100.100.0.20"
 	l, ctx := newLab(t)
 	alice, bob := unixUser(t, "alice-"+l.ID), unixUser(t, "bob-"+l.ID)
 	trust, err := scenario.NewTrust(l, vpcmeshBin, "lab")
 	must(t, err)
-	vpca, err := scenario.AddGossipSite(l, vpcmeshBin, trust, scenario.GossipSiteSpec{Name: "vpca", NAT: lab.NATOneToOne,
+	alphaCA, err := trust.Authority(l, "lab", "alpha-ca", scenario.Grant{Projects: []string{"alpha"}, Prefixes: []string{"10.0.0.0/16"},
+		Wires: []string{scenario.VPCAWire}, Names: []string{"vpca"}, Sites: []string{"vpca"}, Overlays: []string{"100.96.0.2/32"}})
+	must(t, err)
+	betaCA, err := trust.Authority(l, "lab", "beta-ca", scenario.Grant{Projects: []string{"beta"}, Prefixes: []string{"10.0.0.0/16"},
+		Wires: []string{"100.100.0.0/24"}, Names: []string{"vpcb"}, Sites: []string{"vpcb"}, Overlays: []string{"100.96.0.3/32"}})
+	must(t, err)
+	vpca, err := scenario.AddGossipSite(l, vpcmeshBin, alphaCA, scenario.GossipSiteSpec{Name: "vpca", NAT: lab.NATOneToOne,
 		Public: "203.0.113.20", LAN: "10.0.0.0/24", Host: "10.0.0.20", Join: "203.0.113.22:51820", Overlay: "100.96.0.2",
 		Project: "alpha", Mapped: scenario.VPCAWire, MeshRoutes: []string{"192.168.0.0/24"}})
 	must(t, err)
-	vpcb, err := scenario.AddGossipSite(l, vpcmeshBin, trust, scenario.GossipSiteSpec{Name: "vpcb", NAT: lab.NATOneToOne,
+	vpcb, err := scenario.AddGossipSite(l, vpcmeshBin, betaCA, scenario.GossipSiteSpec{Name: "vpcb", NAT: lab.NATOneToOne,
 		Public: "203.0.113.22", LAN: "10.0.0.0/25", Host: "10.0.0.20", Join: "203.0.113.20:51820", Overlay: "100.96.0.3",
 		Project: "beta", Mapped: "auto", MeshRoutes: []string{"192.168.0.0/24"}})
 	must(t, err)

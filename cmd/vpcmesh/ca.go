@@ -150,7 +150,7 @@ func caSign(cmd *cobra.Command, f signFlags, now time.Time) error {
 	if hasMapped(cfg) {
 		dir, authority := filepath.Dir(f.rootKey), []netip.Prefix(nil)
 		if iss.chain != nil {
-			dir, authority = f.authority, iss.chain[0].Body.Prefixes
+			dir, authority = f.authority, authorityWires(iss.chain[0].Body)
 		}
 		if err := allocate(cfg, dir, allocationRegions(cfg.Mesh.MappedPool, authority), cmd.OutOrStdout()); err != nil {
 			return err
@@ -354,6 +354,9 @@ func printCert(w io.Writer, c *cert.Cert, root cert.Root, now time.Time) {
 	if b.Kind == cert.KindAuthority {
 		line("projects", "%s", joinAny(b.Projects))
 		line("prefixes", "%s", joinAny(b.Prefixes))
+		if len(b.Wires) > 0 {
+			line("wires", "%s", joinAny(b.Wires))
+		}
 		line("names", "%s", orNone(prefixed(b.NamePrefixes)))
 		line("sites", "%s", orNone(prefixed(b.SitePrefixes)))
 		line("overlays", "%s", orNone(joinAny(b.Overlays)))

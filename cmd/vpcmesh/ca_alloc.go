@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/vpcmesh/vpcmesh/configs"
+	"github.com/vpcmesh/vpcmesh/discovery/cert"
 )
 
 // Wire prefixes for exports with mapped = "auto" are allocated where the
@@ -56,14 +59,20 @@ func (l ledger) write(dir string) error {
 	return os.Rename(tmp, path)
 }
 
-// taken says whether p overlaps anything given to another key.
-func (l ledger) taken(p netip.Prefix, except string) bool {
-	for k, ps := range l {
-		if k != except && slices.ContainsFunc(ps, p.Overlaps) {
-			return true
+// holder names the key given a prefix that overlaps p, other than except.
+func (l ledger) holder(p netip.Prefix, except string) (string, bool) {
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		if k != except && slices.ContainsFunc(l[k], p.Overlaps) {
+			return k, true
 		}
 	}
-	return false
+	return "", false
+}
+
+// taken says whether p overlaps anything given to another key.
+func (l ledger) taken(p netip.Prefix, except string) bool {
+	_, ok := l.holder(p, except)
+	return ok
 }
 
 // allocate gives every "auto" export of cfg its wire prefix, from regions
@@ -125,21 +134,30 @@ func hasMapped(cfg *configs.Config) bool {
 	return false
 }
 
-// reserveForAuthority records an authority's prefixes in the root's
-// ledger, refusing any that the root already gave to an export.
-func reserveForAuthority(rootDir, name string, prefixes []netip.Prefix) error {
+// reservation is the root's ledger with an authority's wire prefixes
+// recorded, refused when any overlaps a wire prefix the root gave to an
+// export or another authority. Its real prefixes are not recorded: two
+// projects' VPCs may share a CIDR.
+func reservation(rootDir string, b cert.Body) (ledger, error) {
 	l, err := readLedger(rootDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key := "authority/" + name
-	for _, p := range prefixes {
-		if l.taken(p, key) {
-			return fmt.Errorf("--prefix %s overlaps a wire prefix the root already allocated (%s)", p, filepath.Join(rootDir, allocationsFile))
+	key, flag, also := "authority/"+b.Name, "--wire", ""
+	if len(b.Wires) == 0 {
+		flag, also = "--prefix", " (a wire prefix too, as no --wire is given)"
+	}
+	for _, p := range authorityWires(b) {
+		if k, ok := l.holder(p, key); ok {
+			to := "the export " + k // gateway/site/project/cidr
+			if name, ok := strings.CutPrefix(k, "authority/"); ok {
+				to = "authority " + name
+			}
+			return nil, fmt.Errorf("%s %s%s overlaps %v, given to %s in %s", flag, p, also, l[k], to, filepath.Join(rootDir, allocationsFile))
 		}
 	}
-	l[key] = prefixes
-	return l.write(rootDir)
+	l[key] = authorityWires(b)
+	return l, nil
 }
 
 // firstFree is the first prefix of length bits in r, in address order,

@@ -28,7 +28,7 @@ const (
 
 type authorityFlags struct {
 	rootKey, mesh, name, dir   string
-	projects, prefixes         []string
+	projects, prefixes, wires  []string
 	namePrefixes, sitePrefixes []string
 	overlays                   []string
 	relay                      bool
@@ -39,7 +39,7 @@ type authorityFlags struct {
 func caAuthorityCmd() *cobra.Command {
 	var f authorityFlags
 	cmd := &cobra.Command{
-		Use:   "authority --root-key FILE --mesh NAME --name NAME --project P --prefix CIDR --name-prefix P- --site-prefix P- --overlay CIDR --dir DIR",
+		Use:   "authority --root-key FILE --mesh NAME --name NAME --project P --prefix CIDR --wire CIDR --name-prefix P- --site-prefix P- --overlay CIDR --dir DIR",
 		Short: "Make a project authority: a key that signs gateways of its projects, within its prefixes, names, sites and overlay range, without the root key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,7 +55,8 @@ func caAuthorityCmd() *cobra.Command {
 	fl.StringVar(&f.mesh, "mesh", "", "the mesh's name (mesh.name in the gateways' configs)")
 	fl.StringVar(&f.name, "name", "", "the authority's name, e.g. alpha-ca")
 	fl.StringArrayVar(&f.projects, "project", nil, "a project it may sign for (repeatable)")
-	fl.StringArrayVar(&f.prefixes, "prefix", nil, "a real or wire prefix its gateways may use (repeatable)")
+	fl.StringArrayVar(&f.prefixes, "prefix", nil, "a real prefix its sites may use; without --wire, a wire prefix too (repeatable)")
+	fl.StringArrayVar(&f.wires, "wire", nil, "a wire prefix its gateways may announce, reserved for it alone; its --prefix may then overlap another project's (repeatable)")
 	fl.StringArrayVar(&f.namePrefixes, "name-prefix", nil, "gateway names it signs start with this, e.g. alpha- (repeatable)")
 	fl.StringArrayVar(&f.sitePrefixes, "site-prefix", nil, "site names (HA groups) it signs start with this (repeatable)")
 	fl.StringArrayVar(&f.overlays, "overlay", nil, "an overlay sub-range its gateways' addresses come from, e.g. 100.96.8.0/24 (repeatable)")
@@ -90,6 +91,9 @@ func (f authorityFlags) body(now time.Time) (cert.Body, error) {
 		NotBefore: now.Add(-clockSkew), NotAfter: now.Add(f.validFor)}
 	var err error
 	if b.Prefixes, err = parseNetworks("--prefix", "10.7.0.0/16", f.prefixes); err != nil {
+		return cert.Body{}, err
+	}
+	if b.Wires, err = parseNetworks("--wire", "100.100.16.0/20", f.wires); err != nil {
 		return cert.Body{}, err
 	}
 	if b.Overlays, err = parseNetworks("--overlay", "100.96.8.0/24", f.overlays); err != nil {
@@ -129,9 +133,12 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if _, err := (cert.Root{Key: root.Public().(ed25519.PublicKey)}).Verify(chain, time.Now()); err != nil {
 		return fmt.Errorf("signed authority does not verify: %w", err)
 	}
-	// The root allocates no wire prefix inside an authority's prefixes,
-	// which the authority allocates from (mapped = "auto").
-	if err := reserveForAuthority(filepath.Dir(f.rootKey), body.Name, body.Prefixes); err != nil {
+	// The root allocates no wire prefix inside an authority's wire
+	// prefixes, which the authority allocates from (mapped = "auto"), and
+	// gives them to no other authority. Checked before anything is written.
+	rootDir := filepath.Dir(f.rootKey)
+	l, err := reservation(rootDir, body)
+	if err != nil {
 		return err
 	}
 	pem := cert.EncodeChainPEM(chain)
@@ -144,12 +151,25 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if err := writeKeyFiles(f.dir, files, f.force); err != nil {
 		return err
 	}
+	if err := l.write(rootDir); err != nil {
+		return fmt.Errorf("authority written to %s, but its wire prefixes not reserved in %s: %w; run the command again with --force",
+			f.dir, filepath.Join(rootDir, allocationsFile), err)
+	}
 	w := cmd.OutOrStdout()
-	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, gateways %s on sites %s in %v, key id %s, valid until %s\n",
-		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, prefixed(c.Body.NamePrefixes), prefixed(c.Body.SitePrefixes),
+	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, wire prefixes %v, gateways %s on sites %s in %v, key id %s, valid until %s\n",
+		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, authorityWires(c.Body), prefixed(c.Body.NamePrefixes), prefixed(c.Body.SitePrefixes),
 		c.Body.Overlays, cert.KeyID(pub), c.Body.NotAfter.Format(time.RFC3339))
 	fmt.Fprintf(w, "%s\tgive the directory to the project: `vpcmesh ca sign --authority %s -c GATEWAY.toml`\n", f.dir, f.dir)
 	return nil
+}
+
+// authorityWires are the wire prefixes an authority's gateways may
+// announce: its own, or without them all its prefixes.
+func authorityWires(b cert.Body) []netip.Prefix {
+	if len(b.Wires) > 0 {
+		return b.Wires
+	}
+	return b.Prefixes
 }
 
 // issuer is what signs a gateway: the root key, or an authority's key with

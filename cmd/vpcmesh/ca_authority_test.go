@@ -17,7 +17,7 @@ func TestCAAuthority(t *testing.T) {
 	out := mustRun(t, bin, "ca", "authority", "--root-key", filepath.Join(caDir, "root.key"), "--mesh", "acme",
 		"--name", "alpha-ca", "--project", "alpha", "--prefix", "10.7.0.0/16",
 		"--name-prefix", "vpc-", "--site-prefix", "vpc-", "--overlay", "100.96.0.0/28", "--dir", authDir)
-	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16], gateways vpc-* on sites vpc-* in [100.96.0.0/28]`) {
+	if !strings.Contains(out, `authority "alpha-ca" of mesh "acme" for projects [alpha] within [10.7.0.0/16], wire prefixes [10.7.0.0/16], gateways vpc-* on sites vpc-* in [100.96.0.0/28]`) {
 		t.Errorf("ca authority output:\n%s", out)
 	}
 	for name, mode := range map[string]os.FileMode{"authority.key": 0o600, "authority.pub": 0o644, "authority.crt": 0o644} {
@@ -96,6 +96,70 @@ func TestCAAuthority(t *testing.T) {
 	if _, errOut, code := run(t, bin, "ca", "revoke", "--authority", authDir, "--mesh", "acme", "-o", list, rootSigned); code != exitFailure ||
 		!strings.Contains(errOut, `gateway "vpc-c-gw" was not signed by authority "alpha-ca": only its issuer or the mesh root can revoke it`) {
 		t.Errorf("authority revoking a root-signed gateway: exit %d\n%s", code, errOut)
+	}
+}
+
+// Two projects whose VPCs both use 10.7.0.0/16 get an authority each: their
+// real prefixes overlap, their wire prefixes (--wire) are theirs alone.
+// Each signs its gateway, whose export is mapped inside its own wire
+// prefixes; a third authority asking for wire prefixes already given is
+// refused, naming their holder, and nothing of it is written.
+func TestCAAuthoritiesShareARealPrefix(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	rootKey := filepath.Join(caDir, "root.key")
+	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	src, err := os.ReadFile("../../configs/examples/gossip-gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []struct{ project, wire, overlay, want string }{
+		{"alpha", "100.100.0.0/20", "100.96.0.7", "100.100.0.0/24"},
+		{"beta", "100.100.16.0/20", "100.96.1.7", "100.100.16.0/24"},
+	} {
+		authDir, gwDir := filepath.Join(dir, p.project+"-ca"), filepath.Join(dir, p.project+"-gw")
+		mustRun(t, bin, "ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", p.project+"-ca", "--project", p.project,
+			"--prefix", "10.7.0.0/16", "--wire", p.wire, "--name-prefix", p.project+"-", "--site-prefix", p.project+"-",
+			"--overlay", strings.TrimSuffix(p.overlay, ".7")+".0/24", "--dir", authDir)
+		mustRun(t, bin, "keygen", "--dir", gwDir)
+		copyFile(t, filepath.Join(caDir, "root.pub"), filepath.Join(gwDir, "root.pub"))
+		doc := strings.NewReplacer("/etc/vpcmesh/", gwDir+"/", `name = "vpc-c-gw"`, `name = "`+p.project+`-gw"`,
+			`name = "vpc-c"`, `name = "`+p.project+`-vpc"`, `overlay_address = "100.96.0.7"`, `overlay_address = "`+p.overlay+`"`,
+			`project = "alpha"`, `project = "`+p.project+`"`, `dns_zones = ["vpc-c.alpha.internal"]`, ``).Replace(string(src))
+		config := filepath.Join(gwDir, "gw.toml")
+		if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Unmapped, the real prefix would be its wire prefix: refused.
+		if _, errOut, code := run(t, bin, "ca", "sign", "--authority", authDir, "-c", config); code != exitFailure ||
+			!strings.Contains(errOut, "export wire 10.7.0.0/24 is outside the wire prefixes ["+p.wire+"]") {
+			t.Errorf("%s: an unmapped export of a shared real prefix: exit %d\n%s", p.project, code, errOut)
+		}
+		doc = strings.Replace(doc, `cidr = "10.7.0.0/24"`, "cidr = \"10.7.0.0/24\"\nmapped = \"auto\"", 1)
+		if err := os.WriteFile(config, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := mustRun(t, bin, "ca", "sign", "--authority", authDir, "-c", config); !strings.Contains(out, "allocated wire prefix "+p.want+" to 10.7.0.0/24") {
+			t.Errorf("%s's gateway (authority %d): ca sign output:\n%s", p.project, i, out)
+		}
+		mustRun(t, bin, "ca", "show", filepath.Join(gwDir, "gateway.crt"), "--root", filepath.Join(gwDir, "root.pub"))
+	}
+	ledger, err := os.ReadFile(filepath.Join(caDir, "allocations.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gammaDir := filepath.Join(dir, "gamma-ca")
+	_, errOut, code := run(t, bin, "ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", "gamma-ca", "--project", "gamma",
+		"--prefix", "10.7.0.0/16", "--wire", "100.100.8.0/21", "--name-prefix", "gamma-", "--site-prefix", "gamma-", "--overlay", "100.96.2.0/24", "--dir", gammaDir)
+	if code != exitFailure || !strings.Contains(errOut, "--wire 100.100.8.0/21 overlaps [100.100.0.0/20], given to authority alpha-ca in "+filepath.Join(caDir, "allocations.json")) {
+		t.Errorf("an authority over another's wire prefixes: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(gammaDir); err == nil {
+		t.Error("the refused authority's directory was written")
+	}
+	if after, err := os.ReadFile(filepath.Join(caDir, "allocations.json")); err != nil || string(after) != string(ledger) {
+		t.Errorf("the refused authority changed the root's ledger: %v\n%s", err, after)
 	}
 }
 

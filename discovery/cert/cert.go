@@ -77,7 +77,12 @@ type Body struct {
 	Sites        []Site            `json:"sites,omitempty"`
 	Relay        bool              `json:"relay,omitempty"`    // gateway: may relay; authority: may sign relays
 	Projects     []string          `json:"projects,omitempty"` // authority: the projects it may sign for
-	Prefixes     []netip.Prefix    `json:"prefixes,omitempty"` // authority: real and wire prefixes it may let gateways use
+	Prefixes     []netip.Prefix    `json:"prefixes,omitempty"` // authority: real prefixes (and wire ones, without Wires) it may let gateways use
+	// Wires are an authority's wire prefixes, unique in the mesh, apart
+	// from its real prefixes, which may overlap another project's: the
+	// root reserves them for it alone. Without them, Prefixes bound the
+	// wire prefixes too and are reserved whole.
+	Wires []netip.Prefix `json:"wires,omitempty"`
 	// An authority's share of the identities: the gateway names and site
 	// names it may sign start with one of its prefixes, the overlay
 	// addresses lie in its ranges. An authority without them signs no

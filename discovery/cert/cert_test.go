@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -182,7 +183,24 @@ func TestVerifyRefuses(t *testing.T) {
 		}, ErrConstraint, []string{`gateway "vpc-a-gw" (chain[0])`, `project "beta" is not one of [alpha]`, `authority "alpha-ca"`}},
 		{"export wire outside the authority's prefixes", func() []*Cert {
 			return underAuth(func(b *Body) { b.Sites[0].Exports[0].Wire = pfx("100.100.64.0/24") })
-		}, ErrConstraint, []string{`gateway "vpc-a-gw"`, "export wire 100.100.64.0/24 is outside the prefixes [10.0.0.0/16 100.100.0.0/20]"}},
+		}, ErrConstraint, []string{`gateway "vpc-a-gw"`, "export wire 100.100.64.0/24 is outside the wire prefixes [10.0.0.0/16 100.100.0.0/20]"}},
+		// An authority with wire prefixes of its own: its real prefixes are
+		// no wire prefix, even unmapped.
+		{"export wire among the real prefixes of an authority with wires", func() []*Cert {
+			b := authority(authKey)
+			b.Prefixes, b.Wires = []netip.Prefix{pfx("10.0.0.0/16")}, []netip.Prefix{pfx("100.100.0.0/20")}
+			gw := gateway(gwKey)
+			gw.Sites[0].Exports[0].Wire = gw.Sites[0].Exports[0].CIDR
+			return []*Cert{mustSign(t, gw, authKey), mustSign(t, b, root)}
+		}, ErrConstraint, []string{"export wire 10.0.0.0/24 is outside the wire prefixes [100.100.0.0/20]"}},
+		{"sub-authority with wires outside its authority's", func() []*Cert {
+			b := authority(authKey)
+			b.Prefixes, b.Wires = []netip.Prefix{pfx("10.0.0.0/16")}, []netip.Prefix{pfx("100.100.0.0/20")}
+			subKey := newKey(t)
+			sub := authority(subKey)
+			sub.Name, sub.Prefixes, sub.Wires = "sub", []netip.Prefix{pfx("10.0.0.0/16")}, []netip.Prefix{pfx("100.100.16.0/24")}
+			return []*Cert{mustSign(t, gateway(gwKey), subKey), mustSign(t, sub, authKey), mustSign(t, b, root)}
+		}, ErrConstraint, []string{`authority "sub" (chain[1])`, "wire prefix 100.100.16.0/24 is outside the wire prefixes [100.100.0.0/20]"}},
 		{"site outside the authority's prefixes", func() []*Cert {
 			return underAuth(func(b *Body) {
 				b.Sites[0].CIDRs = []netip.Prefix{pfx("10.1.0.0/24")}
@@ -251,6 +269,27 @@ func TestVerifyRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two projects whose VPCs use one CIDR, each with its own authority: the
+// real prefixes overlap, the wire prefixes do not, and each authority's
+// gateway verifies.
+func TestVerifyAuthoritiesSharingARealPrefix(t *testing.T) {
+	root := newKey(t)
+	r := Root{Key: pub(root)}
+	for i, c := range []struct{ project, wire, export string }{{"alpha", "100.100.0.0/20", "100.100.1.0/24"}, {"beta", "100.100.16.0/20", "100.100.17.0/24"}} {
+		authKey, gwKey := newKey(t), newKey(t)
+		a := authority(authKey)
+		a.Name, a.Projects = c.project+"-ca", []string{c.project}
+		a.Prefixes, a.Wires = []netip.Prefix{pfx("10.0.0.0/16")}, []netip.Prefix{pfx(c.wire)}
+		gw := gateway(gwKey)
+		gw.Name, gw.Overlay = fmt.Sprintf("vpc-%d-gw", i), netip.AddrFrom4([4]byte{100, 96, 0, byte(2 + i)})
+		gw.Sites[0].Name = fmt.Sprintf("vpc-%d", i)
+		gw.Sites[0].Exports[0].Project, gw.Sites[0].Exports[0].Wire = c.project, pfx(c.export)
+		if _, err := r.Verify([]*Cert{mustSign(t, gw, authKey), mustSign(t, a, root)}, now); err != nil {
+			t.Errorf("%s's gateway exporting 10.0.0.0/24 as %s: %v", c.project, c.export, err)
+		}
 	}
 }
 

@@ -100,8 +100,8 @@ func (b Body) validateGateway(add adder) {
 			label(add, fmt.Sprintf("sites[%d].members[%d]", i, j), p)
 		}
 	}
-	if len(b.Projects) > 0 || len(b.Prefixes) > 0 || len(b.NamePrefixes) > 0 || len(b.SitePrefixes) > 0 || len(b.Overlays) > 0 {
-		add("projects", "a gateway certificate carries no authority (projects, prefixes, names, sites, overlays)")
+	if len(b.Projects) > 0 || len(b.Prefixes) > 0 || len(b.Wires) > 0 || len(b.NamePrefixes) > 0 || len(b.SitePrefixes) > 0 || len(b.Overlays) > 0 {
+		add("projects", "a gateway certificate carries no authority (projects, prefixes, wires, names, sites, overlays)")
 	}
 }
 
@@ -124,6 +124,9 @@ func (b Body) validateAuthority(add adder) {
 	}
 	for i, p := range b.Prefixes {
 		prefix4(add, fmt.Sprintf("prefixes[%d]", i), p)
+	}
+	for i, p := range b.Wires {
+		prefix4(add, fmt.Sprintf("wires[%d]", i), p)
 	}
 	for i, p := range b.Overlays {
 		prefix4(add, fmt.Sprintf("overlays[%d]", i), p)

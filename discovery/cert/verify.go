@@ -126,6 +126,18 @@ func within(a, b Body) error {
 		}
 		return nil
 	}
+	// An authority with wire prefixes of its own lets its gateways announce
+	// only those; one without, any of its prefixes.
+	wires := a.Wires
+	if len(wires) == 0 {
+		wires = a.Prefixes
+	}
+	wire := func(what string, p netip.Prefix) error {
+		if !insideAny(p, wires) {
+			return fmt.Errorf("%s %s is outside the wire prefixes %v", what, p, wires)
+		}
+		return nil
+	}
 	named := func(what, name string, prefixes []string) error {
 		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			return fmt.Errorf("%s %q does not start with any of %q", what, name, prefixes)
@@ -138,6 +150,9 @@ func within(a, b Body) error {
 	}
 	for _, p := range b.Prefixes {
 		errs = append(errs, prefix("prefix", p))
+	}
+	for _, p := range b.Wires {
+		errs = append(errs, wire("wire prefix", p))
 	}
 	for _, p := range b.NamePrefixes {
 		errs = append(errs, named("name prefix", p, a.NamePrefixes))
@@ -165,7 +180,7 @@ func within(a, b Body) error {
 			errs = append(errs, prefix("site "+s.Name+" cidr", p))
 		}
 		for _, e := range s.Exports {
-			errs = append(errs, project(e.Project), prefix("export cidr", e.CIDR), prefix("export wire", e.Wire))
+			errs = append(errs, project(e.Project), prefix("export cidr", e.CIDR), wire("export wire", e.Wire))
 		}
 		for _, p := range s.Members {
 			errs = append(errs, project(p))

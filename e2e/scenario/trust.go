@@ -19,12 +19,12 @@ type Trust struct {
 	authority string // set: gateways are signed by this project authority's directory, not the root
 }
 
-// Grant is what the root gives a project authority: projects and
-// prefixes, and its share of gateway names, site names and overlay
+// Grant is what the root gives a project authority: projects, real
+// prefixes and wire prefixes (none: its prefixes are both), and its share of gateway names, site names and overlay
 // addresses (name and site prefixes, overlay ranges).
 type Grant struct {
-	Projects, Prefixes, Names, Sites, Overlays []string
-	Relay                                      bool
+	Projects, Prefixes, Wires, Names, Sites, Overlays []string
+	Relay                                             bool
 }
 
 // Authority makes a project authority under the root (`vpcmesh ca
@@ -36,7 +36,7 @@ func (t *Trust) Authority(l *lab.Lab, mesh, name string, g Grant) (*Trust, error
 	for _, f := range []struct {
 		flag   string
 		values []string
-	}{{"--project", g.Projects}, {"--prefix", g.Prefixes}, {"--name-prefix", g.Names}, {"--site-prefix", g.Sites}, {"--overlay", g.Overlays}} {
+	}{{"--project", g.Projects}, {"--prefix", g.Prefixes}, {"--wire", g.Wires}, {"--name-prefix", g.Names}, {"--site-prefix", g.Sites}, {"--overlay", g.Overlays}} {
 		for _, v := range f.values {
 			args = append(args, f.flag, v)
 		}
