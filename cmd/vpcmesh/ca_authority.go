@@ -141,6 +141,9 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if err != nil {
 		return err
 	}
+	if err := grantOverlap(rootDir, body); err != nil {
+		return err
+	}
 	pem := cert.EncodeChainPEM(chain)
 	b64 := base64.StdEncoding.EncodeToString
 	files := []keyFile{
@@ -151,9 +154,8 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if err := writeKeyFiles(f.dir, files, f.force); err != nil {
 		return err
 	}
-	if err := l.write(rootDir); err != nil {
-		return fmt.Errorf("authority written to %s, but its wire prefixes not reserved in %s: %w; run the command again with --force",
-			f.dir, filepath.Join(rootDir, allocationsFile), err)
+	if err := errors.Join(l.write(rootDir), recordAuthority(rootDir, body.Name, pem)); err != nil {
+		return fmt.Errorf("authority written to %s, but not recorded in %s: %w; run the command again with --force", f.dir, rootDir, err)
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, wire prefixes %v, gateways %s on sites %s in %v, key id %s, valid until %s\n",

@@ -163,6 +163,63 @@ func TestCAAuthoritiesShareARealPrefix(t *testing.T) {
 	}
 }
 
+// Two authorities never share gateway names, site names or overlay
+// addresses: one whose share overlaps another's is refused, naming the
+// holder, and nothing of it is written; a disjoint one, or the same
+// authority made again, is made.
+func TestCAAuthorityGrantsDoNotOverlap(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	rootKey := filepath.Join(caDir, "root.key")
+	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	authority := func(name, namePrefix, sitePrefix, overlay string, extra ...string) (string, int) {
+		args := append([]string{"ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", name, "--project", name,
+			"--prefix", "10.7.0.0/16", "--name-prefix", namePrefix, "--site-prefix", sitePrefix, "--overlay", overlay,
+			"--dir", filepath.Join(dir, name)}, extra...)
+		_, errOut, code := run(t, bin, args...)
+		return errOut, code
+	}
+	if errOut, code := authority("alpha", "alpha-", "alpha-", "100.96.8.0/24", "--wire", "100.100.0.0/20"); code != 0 {
+		t.Fatalf("alpha: exit %d\n%s", code, errOut)
+	}
+	record := filepath.Join(caDir, "authorities", "alpha.crt")
+	before, err := os.ReadFile(filepath.Join(caDir, "allocations.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ what, namePrefix, sitePrefix, overlay, want string }{
+		{"a name prefix inside alpha's", "alpha-x-", "beta-", "100.96.9.0/24", `--name-prefix "alpha-x-" overlaps "alpha-"`},
+		{"a name prefix around alpha's", "al", "beta-", "100.96.9.0/24", `--name-prefix "al" overlaps "alpha-"`},
+		{"a site prefix inside alpha's", "beta-", "alpha-hq", "100.96.9.0/24", `--site-prefix "alpha-hq" overlaps "alpha-"`},
+		{"an overlay range inside alpha's", "beta-", "beta-", "100.96.8.128/25", "--overlay 100.96.8.128/25 overlaps 100.96.8.0/24"},
+	} {
+		errOut, code := authority("beta", c.namePrefix, c.sitePrefix, c.overlay, "--wire", "100.100.16.0/20")
+		if code != exitFailure || !strings.Contains(errOut, c.want+", which authority alpha holds ("+record+")") {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s", c.what, code, exitFailure, c.want, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "beta")); err == nil {
+			t.Fatalf("%s: the refused authority's directory was written", c.what)
+		}
+		if after, _ := os.ReadFile(filepath.Join(caDir, "allocations.json")); string(after) != string(before) {
+			t.Fatalf("%s: the refused authority changed the root's ledger:\n%s", c.what, after)
+		}
+	}
+	if errOut, code := authority("beta", "beta-", "beta-", "100.96.9.0/24", "--wire", "100.100.16.0/20"); code != 0 {
+		t.Errorf("beta, disjoint from alpha: exit %d\n%s", code, errOut)
+	}
+	if errOut, code := authority("alpha", "alpha-", "alpha-", "100.96.8.0/24", "--wire", "100.100.0.0/20", "--force"); code != 0 {
+		t.Errorf("alpha made again: exit %d\n%s", code, errOut)
+	}
+	// A broken record stops the check rather than letting an overlap by.
+	if err := os.WriteFile(record, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if errOut, code := authority("gamma", "gamma-", "gamma-", "100.96.10.0/24", "--wire", "100.100.32.0/20"); code != exitFailure || !strings.Contains(errOut, record) {
+		t.Errorf("with a broken record: exit %d\n%s", code, errOut)
+	}
+}
+
 // ca revoke signs a list of certificates; --list keeps the earlier entries
 // and raises the serial.
 func TestCARevoke(t *testing.T) {
