@@ -99,17 +99,21 @@ func TestCAAuthority(t *testing.T) {
 	}
 }
 
+// newRoot builds the binary and makes a root in a temporary directory.
+func newRoot(t *testing.T) (bin, dir, caDir, rootKey string) {
+	bin, dir = buildBinary(t), t.TempDir()
+	caDir = filepath.Join(dir, "ca")
+	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	return bin, dir, caDir, filepath.Join(caDir, "root.key")
+}
+
 // Two projects whose VPCs both use 10.7.0.0/16 get an authority each: their
 // real prefixes overlap, their wire prefixes (--wire) are theirs alone.
 // Each signs its gateway, whose export is mapped inside its own wire
 // prefixes; a third authority asking for wire prefixes already given is
 // refused, naming their holder, and nothing of it is written.
 func TestCAAuthoritiesShareARealPrefix(t *testing.T) {
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	rootKey := filepath.Join(caDir, "root.key")
-	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	bin, dir, caDir, rootKey := newRoot(t)
 	src, err := os.ReadFile("../../configs/examples/gossip-gateway.toml")
 	if err != nil {
 		t.Fatal(err)
@@ -168,11 +172,7 @@ func TestCAAuthoritiesShareARealPrefix(t *testing.T) {
 // holder, and nothing of it is written; a disjoint one, or the same
 // authority made again, is made.
 func TestCAAuthorityGrantsDoNotOverlap(t *testing.T) {
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	caDir := filepath.Join(dir, "ca")
-	rootKey := filepath.Join(caDir, "root.key")
-	mustRun(t, bin, "ca", "init", "--dir", caDir)
+	bin, dir, caDir, rootKey := newRoot(t)
 	authority := func(name, namePrefix, sitePrefix, overlay string, extra ...string) (string, int) {
 		args := append([]string{"ca", "authority", "--root-key", rootKey, "--mesh", "acme", "--name", name, "--project", name,
 			"--prefix", "10.7.0.0/16", "--name-prefix", namePrefix, "--site-prefix", sitePrefix, "--overlay", overlay,
