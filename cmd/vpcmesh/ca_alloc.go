@@ -84,17 +84,28 @@ func allocate(cfg *configs.Config, dir string, regions []netip.Prefix, w io.Writ
 		return err
 	}
 	changed := false
+	var failed []error
 	// Prefixes the config maps by hand are recorded too, so that no
-	// "auto" export of another gateway is given them.
+	// "auto" export of another gateway is given them. One inside an
+	// authority's wire prefixes is refused: its gateways may announce it
+	// too. (Another gateway's may be an HA partner's, and is let be.)
 	for _, s := range cfg.Sites {
 		for _, e := range s.Exports {
 			key := fmt.Sprintf("%s/%s/%s/%s", cfg.Node.Name, s.Name, e.Project, e.CIDR)
-			if m := e.Mapped; !m.Auto && m.IsValid() && !slices.Equal(l[key], []netip.Prefix{m.Prefix}) {
+			m := e.Mapped
+			if m.Auto || !m.IsValid() {
+				continue
+			}
+			if k, ok := l.holder(m.Prefix, key); ok && strings.HasPrefix(k, "authority/") {
+				failed = append(failed, fmt.Errorf("%s: site %s: export of %s to %s: mapped = %q is inside %v, the wire prefixes of authority %s (%s)",
+					cfg.Path, s.Name, e.CIDR, e.Project, m.Prefix, l[k], strings.TrimPrefix(k, "authority/"), filepath.Join(dir, allocationsFile)))
+				continue
+			}
+			if !slices.Equal(l[key], []netip.Prefix{m.Prefix}) {
 				l[key], changed = []netip.Prefix{m.Prefix}, true
 			}
 		}
 	}
-	var failed []error
 	cfg.ResolveAuto(func(site, project string, cidr netip.Prefix) (netip.Prefix, bool) {
 		key := fmt.Sprintf("%s/%s/%s/%s", cfg.Node.Name, site, project, cidr)
 		if ps := l[key]; len(ps) == 1 && ps[0].Bits() == cidr.Bits() {

@@ -60,6 +60,30 @@ func TestCASignAllocatesWire(t *testing.T) {
 	if out := mustRun(t, bin, "ca", "sign", "--root-key", rootKey, "-c", c2); !strings.Contains(out, "allocated wire prefix 100.100.2.0/24") {
 		t.Errorf("the root allocated into the authority's prefixes, or reused one:\n%s", out)
 	}
+	// A prefix mapped by hand into the authority's, which its gateways may
+	// announce too, is refused by the root; nothing is written.
+	cm, certM := gateway("vpc-m-gw")
+	mapped, err := os.ReadFile(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cm, []byte(strings.Replace(string(mapped), `mapped = "auto"`, `mapped = "100.100.1.0/24"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := os.ReadFile(filepath.Join(caDir, "allocations.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, bin, "ca", "sign", "--root-key", rootKey, "-c", cm); code != exitFailure ||
+		!strings.Contains(errOut, `site vpc-c: export of 10.7.0.0/24 to alpha: mapped = "100.100.1.0/24" is inside [10.7.0.0/16 100.100.1.0/24], the wire prefixes of authority alpha-ca`) {
+		t.Errorf("the root mapping by hand into an authority's prefixes: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(certM); err == nil {
+		t.Error("a refused certificate was written")
+	}
+	if after, _ := os.ReadFile(filepath.Join(caDir, "allocations.json")); string(after) != string(ledger) {
+		t.Errorf("the refused signing changed the root's ledger:\n%s", after)
+	}
 	c3, cert3 := gateway("vpc-e-gw")
 	if out := mustRun(t, bin, "ca", "sign", "--authority", authDir, "-c", c3); !strings.Contains(out, "allocated wire prefix 100.100.1.0/24") {
 		t.Errorf("the authority did not allocate inside its prefixes:\n%s", out)
