@@ -24,17 +24,7 @@ func TestPushPullDigestFetchesNewerRecords(t *testing.T) {
 	// gw-1 holds an older record of gw-3, as when every broadcast of
 	// gw-3's update missed it; repair does not help, a record is held.
 	current := gw2.recordOf("gw-3")
-	old, err := ids[2].Sign(Record{Name: "gw-3", Version: current.Version - 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := gw1.Verify(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw1.mu.Lock()
-	gw1.records["gw-3"] = n
-	gw1.mu.Unlock()
+	holdOlder(t, gw1, ids[2], current.Version-1)
 
 	state := (*delegate)(gw2).LocalState(false)
 	if len(state) >= len(current.Encoded) {
@@ -193,17 +183,7 @@ func TestForgedRecordStopsNoRequest(t *testing.T) {
 
 	// gw-1 then holds an older record of gw-3 (a broadcast missed it);
 	// gw-2's digest lists the newer one, and gw-1 must still ask for it.
-	old, err := ids[2].Sign(Record{Name: "gw-3", Version: genuine.Version - 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := gw1.Verify(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw1.mu.Lock()
-	gw1.records["gw-3"] = n
-	gw1.mu.Unlock()
+	holdOlder(t, gw1, ids[2], genuine.Version-1)
 	asked := gw1.Traffic().Asked
 	(*delegate)(gw1).MergeRemoteState((*delegate)(gw2).LocalState(false), false)
 	if got := gw1.Traffic().Asked - asked; got != 1 {
@@ -216,4 +196,21 @@ func TestForgedRecordStopsNoRequest(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// holdOlder makes g hold the record of id's gateway at version, as when
+// the broadcasts of its newer ones missed g.
+func holdOlder(t *testing.T, g *Gossip, id *Identity, version uint64) {
+	t.Helper()
+	rec, err := id.Sign(Record{Name: id.Leaf().Body.Name, Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := g.Verify(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	g.records[n.Name] = n
+	g.mu.Unlock()
 }
