@@ -231,7 +231,9 @@ func (h *health) probeLoop(interval time.Duration) {
 		case <-t.C:
 		}
 		h.mu.Lock()
-		targets, seq, flips := h.live.round(time.Now(), h.rx)
+		now := time.Now()
+		targets, seq, flips := h.live.round(now, h.rx)
+		ended := h.live.awaitEnded(now)
 		h.mu.Unlock()
 		binary.BigEndian.PutUint32(msg[1:], seq)
 		for _, a := range targets {
@@ -239,6 +241,9 @@ func (h *health) probeLoop(interval time.Duration) {
 		}
 		h.sent.Add(uint64(len(targets)))
 		h.report(flips)
+		if ended && len(flips) == 0 { // report signals on flips
+			h.changed()
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ type liveness struct {
 	holdDown  time.Duration
 
 	peers     map[netip.Addr]*peerLife
+	awaitedAt time.Time // the last awaitEnded call
 	seq       uint32
 	sent      [sentRounds]time.Time // by seq % sentRounds
 	lastRound time.Time
@@ -319,6 +320,21 @@ func (l *liveness) awaited(now time.Time) map[string]bool {
 		}
 	}
 	return out
+}
+
+// awaitEnded says whether the wait for some gateway's first answer ended
+// since the last call, the gateway still silent: a decision that let it be
+// must be taken again now, not at the next membership event.
+func (l *liveness) awaitEnded(now time.Time) bool {
+	last := l.awaitedAt
+	l.awaitedAt = now
+	for _, p := range l.peers {
+		end := p.since.Add(firstAnswerWait)
+		if p.down && p.gone.IsZero() && !p.everUp && end.After(last) && !end.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // answering says whether the gateway at overlay is probed and answers.

@@ -331,7 +331,18 @@ func TestLivenessAwaitsFirstAnswer(t *testing.T) {
 	if !s.l.awaited(s.now)["gw-a1"] {
 		t.Fatalf("never answering, %v after its first probe: not awaited", s.now.Sub(start))
 	}
-	s.run(firstAnswerWait, silent, 0)
+	// The end of the wait is told once, at the round after it: the site
+	// decision is taken again then.
+	var ended []time.Duration
+	for s.now.Sub(start) < firstAnswerWait+time.Second {
+		s.run(simInterval, silent, 0)
+		if s.l.awaitEnded(s.now) {
+			ended = append(ended, s.now.Sub(start))
+		}
+	}
+	if len(ended) != 1 || ended[0] < firstAnswerWait || ended[0] > firstAnswerWait+simInterval {
+		t.Errorf("the wait's end told at %v after the first probe, want once, within a round of %v", ended, firstAnswerWait)
+	}
 	if s.l.awaited(s.now)["gw-a1"] || !s.l.downNames()["gw-a1"] {
 		t.Errorf("never answering %v after its first probe: awaited %v, down %v; want down only",
 			s.now.Sub(start), s.l.awaited(s.now), s.l.downNames())
