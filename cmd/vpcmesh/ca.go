@@ -150,7 +150,7 @@ func caSign(cmd *cobra.Command, f signFlags, now time.Time) error {
 	if hasMapped(cfg) {
 		dir, authority := filepath.Dir(f.rootKey), []netip.Prefix(nil)
 		if iss.chain != nil {
-			dir, authority = f.authority, authorityWires(iss.chain[0].Body)
+			dir, authority = f.authority, iss.chain[0].Body.WirePrefixes()
 		}
 		if err := allocate(cfg, dir, allocationRegions(cfg.Mesh.MappedPool, authority), cmd.OutOrStdout()); err != nil {
 			return err

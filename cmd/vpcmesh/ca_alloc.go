@@ -158,7 +158,7 @@ func reservation(rootDir string, b cert.Body) (ledger, error) {
 	if len(b.Wires) == 0 {
 		flag, also = "--prefix", " (a wire prefix too, as no --wire is given)"
 	}
-	for _, p := range authorityWires(b) {
+	for _, p := range b.WirePrefixes() {
 		if k, ok := l.holder(p, key); ok {
 			to := "the export " + k // gateway/site/project/cidr
 			if name, ok := strings.CutPrefix(k, "authority/"); ok {
@@ -167,7 +167,7 @@ func reservation(rootDir string, b cert.Body) (ledger, error) {
 			return nil, fmt.Errorf("%s %s%s overlaps %v, given to %s in %s", flag, p, also, l[k], to, filepath.Join(rootDir, allocationsFile))
 		}
 	}
-	l[key] = authorityWires(b)
+	l[key] = b.WirePrefixes()
 	return l, nil
 }
 

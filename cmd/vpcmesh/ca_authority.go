@@ -159,19 +159,10 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "authority %q of mesh %q for projects %v within %v, wire prefixes %v, gateways %s on sites %s in %v, key id %s, valid until %s\n",
-		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, authorityWires(c.Body), prefixed(c.Body.NamePrefixes), prefixed(c.Body.SitePrefixes),
+		c.Body.Name, c.Body.Mesh, c.Body.Projects, c.Body.Prefixes, c.Body.WirePrefixes(), prefixed(c.Body.NamePrefixes), prefixed(c.Body.SitePrefixes),
 		c.Body.Overlays, cert.KeyID(pub), c.Body.NotAfter.Format(time.RFC3339))
 	fmt.Fprintf(w, "%s\tgive the directory to the project: `vpcmesh ca sign --authority %s -c GATEWAY.toml`\n", f.dir, f.dir)
 	return nil
-}
-
-// authorityWires are the wire prefixes an authority's gateways may
-// announce: its own, or without them all its prefixes.
-func authorityWires(b cert.Body) []netip.Prefix {
-	if len(b.Wires) > 0 {
-		return b.Wires
-	}
-	return b.Prefixes
 }
 
 // issuer is what signs a gateway: the root key, or an authority's key with

@@ -95,6 +95,15 @@ type Body struct {
 	Issuer       string         `json:"issuer"` // KeyID of the key that signed it
 }
 
+// WirePrefixes are the wire prefixes an authority's gateways may announce:
+// its Wires, or without them all its Prefixes.
+func (b Body) WirePrefixes() []netip.Prefix {
+	if len(b.Wires) > 0 {
+		return b.Wires
+	}
+	return b.Prefixes
+}
+
 // Cert is a signed Body. Raw is the exact signed encoding of Body (JSON),
 // kept so verification never depends on re-encoding.
 type Cert struct {

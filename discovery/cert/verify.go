@@ -126,12 +126,7 @@ func within(a, b Body) error {
 		}
 		return nil
 	}
-	// An authority with wire prefixes of its own lets its gateways announce
-	// only those; one without, any of its prefixes.
-	wires := a.Wires
-	if len(wires) == 0 {
-		wires = a.Prefixes
-	}
+	wires := a.WirePrefixes()
 	wire := func(what string, p netip.Prefix) error {
 		if !insideAny(p, wires) {
 			return fmt.Errorf("%s %s is outside the wire prefixes %v", what, p, wires)
