@@ -154,7 +154,7 @@ func caAuthority(cmd *cobra.Command, f authorityFlags, body cert.Body) error {
 	if err := writeKeyFiles(f.dir, files, f.force); err != nil {
 		return err
 	}
-	if err := errors.Join(l.write(rootDir), recordAuthority(rootDir, body.Name, pem)); err != nil {
+	if err := errors.Join(l.write(rootDir), recordAuthority(rootDir, body.Name, chain)); err != nil {
 		return fmt.Errorf("authority written to %s, but not recorded in %s: %w; run the command again with --force", f.dir, rootDir, err)
 	}
 	w := cmd.OutOrStdout()

@@ -80,15 +80,10 @@ func overlapsGrant(b, o cert.Body) error {
 }
 
 // recordAuthority keeps the root's copy of an authority's certificate.
-func recordAuthority(rootDir, name string, pem []byte) error {
+func recordAuthority(rootDir, name string, chain []*cert.Cert) error {
 	dir := filepath.Join(rootDir, authoritiesDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	path := filepath.Join(dir, name+".crt")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return cert.WriteChainFile(filepath.Join(dir, name+".crt"), chain)
 }
