@@ -168,7 +168,10 @@ func TestHARestartLostHandshake(t *testing.T) {
 
 	// WireGuard handshake initiations and responses (message types 1 and 2,
 	// the first payload byte) between gw-a1 and gw-a2 are dropped in gw-a1's
-	// namespace for the first 3 s of its new run.
+	// namespace for the first 3 s of its new run. gw-a2 reaches gw-a1 by
+	// three addresses: its own two, and the VPC router's, which masquerades
+	// what gw-a2 sends to gw-a1's public address (hairpin, as on EC2), from
+	// a port the router picks. So the rules match gw-a1's port, not gw-a2's.
 	ns := h.VPC.Gateway
 	nft := func(rule string) {
 		t.Helper()
@@ -176,14 +179,15 @@ func TestHARestartLostHandshake(t *testing.T) {
 			t.Fatalf("nft %s: %v", rule, err)
 		}
 	}
-	partner := "{ " + scenario.GWA2 + ", " + scenario.GWA2Public + " }"
+	hairpin := h.VPC.LAN.Addr().Next().String()
+	partner := "{ " + scenario.GWA2 + ", " + scenario.GWA2Public + ", " + hairpin + " }"
 	nft("add table inet hslost")
 	t.Cleanup(func() { ns.Exec(ctx, "nft", "delete", "table", "inet", "hslost") })
 	nft("add chain inet hslost out { type filter hook output priority 0 ; policy accept ; }")
 	nft("add chain inet hslost in { type filter hook input priority 0 ; policy accept ; }")
 	for _, typ := range []string{"1", "2"} {
-		nft("add rule inet hslost out ip daddr " + partner + " udp dport 51820 @th,64,8 " + typ + " counter drop")
-		nft("add rule inet hslost in ip saddr " + partner + " udp sport 51820 @th,64,8 " + typ + " counter drop")
+		nft("add rule inet hslost out ip daddr " + partner + " udp sport 51820 @th,64,8 " + typ + " counter drop")
+		nft("add rule inet hslost in ip saddr " + partner + " udp dport 51820 @th,64,8 " + typ + " counter drop")
 	}
 
 	// Every change of the route table's target for the office, from gw-a1's
