@@ -160,11 +160,11 @@ func (g *Gateway) handleControl(ctx context.Context, cp controlPacket) {
 		g.kickIfDown(n, joined)
 		// Memberlist joins through the tunnel just configured; its TCP
 		// connect waits for the WireGuard handshake.
-		go func() {
+		m.joinOnce(n.Name, func() {
 			if _, err := m.gossip.Join(n.Overlay); err != nil {
 				g.log.Warn("gossip join failed", "gateway", n.Name, "err", err)
 			}
-		}()
+		})
 	}
 }
 

@@ -63,6 +63,26 @@ type membership struct {
 	observed  map[string]observation       // by the public gateway that saw it: NAT behaviour
 	public    bool                         // node.public_endpoint is set
 	joinSent  map[netip.AddrPort]time.Time // when the last Join to each target went out
+	joining   map[string]bool              // gateways a memberlist join is under way to
+}
+
+// joinOnce runs join for gateway name in its own goroutine unless one is
+// still under way: a restarted gateway's Join reaches each member by every
+// endpoint, and each Welcome would otherwise start the same memberlist
+// join (a TCP push/pull through the tunnel) again.
+func (m *membership) joinOnce(name string, join func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.joining[name] {
+		return
+	}
+	m.joining[name] = true
+	go func() {
+		join()
+		m.mu.Lock()
+		delete(m.joining, name)
+		m.mu.Unlock()
+	}()
 }
 
 // signal asks the Run loop to reconcile, and the path loop to punch with
@@ -274,6 +294,7 @@ func (g *Gateway) keepRevocations(r *cert.Revocations) {
 func (g *Gateway) startGossip(id *discovery.Identity, root cert.Root) error {
 	var err error
 	m := &membership{id: id, root: root, admitted: map[string]admitted{}, observed: map[string]observation{}, joinSent: map[netip.AddrPort]time.Time{},
+		joining: map[string]bool{},
 		public:  g.cfg.Node.PublicEndpoint != "",
 		gate:    discovery.NewGate(discovery.GateConfig{Overlay: g.cfg.Node.OverlayAddress}),
 		control: make(chan controlPacket, 64), pongs: make(chan pongIn, 64), changes: make(chan struct{}, 1),
