@@ -69,12 +69,13 @@ type membership struct {
 // joinOnce runs join for gateway name in its own goroutine unless one is
 // still under way: a restarted gateway's Join reaches each member by every
 // endpoint, and each Welcome would otherwise start the same memberlist
-// join (a TCP push/pull through the tunnel) again.
-func (m *membership) joinOnce(name string, join func()) {
+// join (a TCP push/pull through the tunnel) again. It reports whether it
+// started one.
+func (m *membership) joinOnce(name string, join func()) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.joining[name] {
-		return
+		return false
 	}
 	m.joining[name] = true
 	go func() {
@@ -83,6 +84,7 @@ func (m *membership) joinOnce(name string, join func()) {
 		delete(m.joining, name)
 		m.mu.Unlock()
 	}()
+	return true
 }
 
 // signal asks the Run loop to reconcile, and the path loop to punch with
